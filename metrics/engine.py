@@ -1,0 +1,166 @@
+"""The one entry point to the data: an Ibis connection over the Parquet star schema.
+
+``Engine`` opens the backend chosen by settings (embedded DuckDB by default), exposes the five tables
+as Ibis expressions, validates them against the contract, runs expressions to small pandas frames and
+owns the per-filter result cache. Nothing here loads all orders into pandas.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from metrics.cache import ResultCache
+from metrics.contract import ContractError, validate_tables
+from metrics.schema import TABLES
+from metrics.settings import Settings, load_settings
+
+
+class DataNotFoundError(FileNotFoundError):
+    """The data folder or one of its tables does not exist."""
+
+
+def table_location(data_dir: str, name: str) -> str:
+    """Parquet path (or glob) of a table: ``<dir>/<name>/*.parquet`` or ``<dir>/<name>.parquet``."""
+    if "://" in data_dir:  # object store: always the folder layout
+        return f"{data_dir.rstrip('/')}/{name}/*.parquet"
+    folder = Path(data_dir) / name
+    if folder.is_dir():
+        return str(folder / "*.parquet")
+    single = Path(data_dir) / f"{name}.parquet"
+    if single.is_file():
+        return str(single)
+    raise DataNotFoundError(
+        f"table {name} not found in {data_dir} (expected folder {folder} or file {single}); "
+        "generate data with `custintel generate` or import your own with `custintel import`"
+    )
+
+
+def connect_backend(settings: Settings) -> ibis.BaseBackend:
+    """A fresh Ibis connection for the configured backend."""
+    if settings.backend == "duckdb":
+        return ibis.duckdb.connect()
+    from metrics.spark import connect_spark  # optional extra: imported only when asked for
+
+    return connect_spark(settings)
+
+
+class Engine:
+    """Ibis tables of the star schema plus execution and caching.
+
+    Queries are serialised by a lock because one DuckDB connection must not run two queries at once
+    from different threads; DuckDB parallelises each query over the cores itself.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, validate: bool = True,
+                 today: date | None = None) -> None:
+        self.settings = settings or load_settings()
+        self.backend_name = self.settings.backend
+        self._lock = threading.RLock()
+        self.con = connect_backend(self.settings)
+        self.tables: dict[str, ir.Table] = {}
+        for name in TABLES:
+            location = table_location(self.settings.data_dir, name)
+            self.tables[name] = self.con.read_parquet(location, table_name=name)
+        self.loaded_at = time.time()
+        self.cache = ResultCache(max_entries=self.settings.cache_size * 64)
+        if validate:
+            validate_tables(self.tables, self.execute, today=today)
+
+    # ----- tables ---------------------------------------------------------------------------------
+    @property
+    def orders(self) -> ir.Table:
+        return self.tables["fact_orders"]
+
+    @property
+    def engagement(self) -> ir.Table:
+        return self.tables["fact_engagement"]
+
+    @property
+    def customers(self) -> ir.Table:
+        return self.tables["dim_customer"]
+
+    @property
+    def products(self) -> ir.Table:
+        return self.tables["dim_product"]
+
+    @property
+    def dates(self) -> ir.Table:
+        return self.tables["dim_date"]
+
+    # ----- execution ------------------------------------------------------------------------------
+    def execute(self, expr: ir.Expr) -> Any:
+        """Run an expression: a table gives a pandas DataFrame, a scalar a Python value."""
+        with self._lock:
+            return self.con.execute(expr)
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any:
+        with self._lock:
+            return self.con.to_pyarrow(expr)
+
+    def materialize(self, expr: ir.Table) -> ir.Table:
+        """Compute a table once and return an expression reading the stored result.
+
+        Used for the customer mart, so every metric of a filter state reads it instead of re-scanning
+        the orders. DuckDB keeps it as an in-memory Arrow table; Spark caches it on the cluster.
+        """
+        if self.backend_name == "duckdb":
+            return ibis.memtable(self.to_pyarrow(expr))
+        with self._lock:
+            return expr.cache()
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        return self.cache.get_or_compute(key, compute)
+
+    # ----- facts about the data -------------------------------------------------------------------
+    def date_bounds(self) -> tuple[date, date]:
+        """First and last order dates in the data (the default filter range)."""
+
+        def compute() -> tuple[date, date]:
+            o = self.orders
+            row = self.execute(o.aggregate(lo=o.date_key.min(), hi=o.date_key.max()))
+            if row.empty or pd.isna(row.lo.iloc[0]):
+                today = date.today()
+                return today, today
+            return _date_from_key(int(row.lo.iloc[0])), _date_from_key(int(row.hi.iloc[0]))
+
+        return self.memo(("date_bounds",), compute)
+
+    def countries(self) -> list[str]:
+        """Countries present in dim_customer, sorted."""
+
+        def compute() -> list[str]:
+            c = self.customers
+            frame = self.execute(c.select("country").distinct().order_by("country"))
+            return [str(x) for x in frame["country"]]
+
+        return list(self.memo(("countries",), compute))
+
+
+def _date_from_key(key: int) -> date:
+    return date(key // 10000, key // 100 % 100, key % 100)
+
+
+_ENGINE: Engine | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the current settings (opened on first use)."""
+    global _ENGINE
+    with _ENGINE_LOCK:
+        wanted = settings or load_settings()
+        if _ENGINE is None or _ENGINE.settings != wanted:
+            _ENGINE = Engine(wanted)
+        return _ENGINE
+
+
+__all__ = ["ContractError", "DataNotFoundError", "Engine", "get_engine", "table_location"]

@@ -1,0 +1,207 @@
+"""The one filter value that flows from the URL to every query.
+
+A :class:`Filters` is immutable and hashable (it is the memoisation key). It is built from a URL query
+string with :meth:`Filters.from_query`, which never raises: invalid values are replaced by defaults and
+reported as notices the app shows. The filters are *applied* to data in one place only,
+:mod:`metrics.selection`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from urllib.parse import parse_qs, urlencode
+
+from metrics.labels import SCHEME_LABELS
+
+PRIME_CHOICES: tuple[str, ...] = ("All", "Prime", "Non-Prime")
+MAX_COUNTRIES = 50
+MAX_QUERY_LENGTH = 4000
+
+
+class FilterError(ValueError):
+    """A filter value that cannot be used as given."""
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip()[:10])
+    except ValueError as exc:
+        raise FilterError(f"not a date (expected YYYY-MM-DD): {str(value)[:40]!r}") from exc
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Date range (inclusive), Prime segment, countries (empty = all) and an optional segment.
+
+    The as-of date of every recency-based metric is ``end``.
+    """
+
+    start: date
+    end: date
+    prime: str = "All"
+    countries: tuple[str, ...] = field(default=())
+    segment_scheme: str | None = None
+    segment_label: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", _as_date(self.start))
+        object.__setattr__(self, "end", _as_date(self.end))
+        countries = self.countries
+        if isinstance(countries, str):
+            countries = (countries,)
+        object.__setattr__(self, "countries", tuple(sorted(set(countries))))
+        if self.start > self.end:
+            raise FilterError(f"start date {self.start} is after end date {self.end}")
+        if self.prime not in PRIME_CHOICES:
+            raise FilterError(f"prime must be one of {', '.join(PRIME_CHOICES)}, got {self.prime!r}")
+        if len(self.countries) > MAX_COUNTRIES:
+            raise FilterError(f"at most {MAX_COUNTRIES} countries can be selected")
+        if any(not isinstance(c, str) or not c or len(c) > 60 for c in self.countries):
+            raise FilterError("country names must be non-empty text of at most 60 characters")
+        if (self.segment_scheme is None) != (self.segment_label is None):
+            raise FilterError("a segment filter needs both a scheme and a label")
+        if self.segment_scheme is not None:
+            labels = SCHEME_LABELS.get(self.segment_scheme)
+            if labels is None:
+                raise FilterError(f"unknown segment scheme {self.segment_scheme!r}")
+            if self.segment_label not in labels:
+                raise FilterError(f"{self.segment_label!r} is not a label of the {self.segment_scheme} scheme")
+
+    # ----- derived values -------------------------------------------------------------------------
+    @property
+    def as_of(self) -> date:
+        return self.end
+
+    @property
+    def days(self) -> int:
+        """Length of the range in days, both ends included."""
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters:
+        """The immediately preceding range of equal length, same other filters (for deltas)."""
+        end = self.start - timedelta(days=1)
+        return replace(self, start=end - timedelta(days=self.days - 1), end=end)
+
+    def without_segment(self) -> Filters:
+        return replace(self, segment_scheme=None, segment_label=None)
+
+    def with_segment(self, scheme: str | None, label: str | None) -> Filters:
+        return replace(self, segment_scheme=scheme, segment_label=label)
+
+    def describe(self) -> str:
+        """Short text for file names and titles, e.g. ``2024-01-01_2024-12-31_Prime_DE-FR``."""
+        parts = [self.start.isoformat(), self.end.isoformat(), self.prime.replace("-", "")]
+        if self.countries:
+            parts.append("-".join(c.replace(" ", "")[:12] for c in self.countries[:5]))
+        if self.segment_label:
+            parts.append(self.segment_label.replace(" ", "").replace("/", "").replace("'", ""))
+        return "_".join(parts)
+
+    # ----- URL round trip -------------------------------------------------------------------------
+    def to_query(self) -> str:
+        """URL query string (without '?') that :meth:`from_query` turns back into this value."""
+        pairs: list[tuple[str, str]] = [("start", self.start.isoformat()), ("end", self.end.isoformat())]
+        if self.prime != "All":
+            pairs.append(("prime", self.prime))
+        pairs.extend(("country", c) for c in self.countries)
+        if self.segment_scheme:
+            pairs += [("scheme", self.segment_scheme), ("segment", self.segment_label or "")]
+        return urlencode(pairs)
+
+    @classmethod
+    def from_query(
+        cls,
+        query: str | None,
+        default: Filters,
+        known_countries: Iterable[str] | None = None,
+        date_bounds: tuple[date, date] | None = None,
+    ) -> tuple[Filters, list[str]]:
+        """Parse a query string; never raises. Returns the filters and notices about corrected values."""
+        notices: list[str] = []
+        query = (query or "").lstrip("?")
+        if len(query) > MAX_QUERY_LENGTH:
+            notices.append("The link was too long; its filters were reset to the defaults.")
+            return default, notices
+        try:
+            params = parse_qs(query, keep_blank_values=False, max_num_fields=200)
+        except ValueError:
+            notices.append("The link's filters could not be read; defaults are shown.")
+            return default, notices
+        return cls.from_params(params, default, known_countries, date_bounds, notices)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: dict[str, Sequence[str]],
+        default: Filters,
+        known_countries: Iterable[str] | None = None,
+        date_bounds: tuple[date, date] | None = None,
+        notices: list[str] | None = None,
+    ) -> tuple[Filters, list[str]]:
+        """Like :meth:`from_query` for already split parameters (lists of strings per key)."""
+        notices = [] if notices is None else notices
+
+        def first(key: str) -> str | None:
+            values = params.get(key) or []
+            if isinstance(values, str):
+                values = [values]
+            return str(values[0]) if values else None
+
+        start, end = default.start, default.end
+        for key in ("start", "end"):
+            raw = first(key)
+            if raw is None:
+                continue
+            try:
+                value = _as_date(raw)
+            except FilterError:
+                notices.append(f"Ignored an invalid {key} date {raw[:40]!r}.")
+                continue
+            if key == "start":
+                start = value
+            else:
+                end = value
+        if date_bounds is not None:
+            lo, hi = date_bounds
+            clamped = (min(max(start, lo), hi), min(max(end, lo), hi))
+            if clamped != (start, end):
+                notices.append(f"Dates were limited to the data's range {lo} to {hi}.")
+                start, end = clamped
+        if start > end:
+            notices.append("The start date was after the end date; the two were swapped.")
+            start, end = end, start
+
+        prime = first("prime") or "All"
+        if prime not in PRIME_CHOICES:
+            notices.append(f"Ignored an unknown Prime choice {prime[:40]!r}.")
+            prime = "All"
+
+        raw_countries = params.get("country") or []
+        if isinstance(raw_countries, str):
+            raw_countries = [raw_countries]
+        countries = [str(c) for c in raw_countries]
+        if known_countries is not None:
+            known = set(known_countries)
+            unknown = [c for c in countries if c not in known]
+            if unknown:
+                notices.append(f"Ignored unknown countries: {', '.join(c[:40] for c in unknown[:5])}.")
+            countries = [c for c in countries if c in known]
+        if len(countries) > MAX_COUNTRIES:
+            notices.append(f"Only the first {MAX_COUNTRIES} countries were kept.")
+            countries = countries[:MAX_COUNTRIES]
+        countries = [c for c in countries if c and len(c) <= 60]
+
+        scheme, label = first("scheme"), first("segment")
+        if scheme is not None or label is not None:
+            if scheme not in SCHEME_LABELS or label not in SCHEME_LABELS.get(scheme or "", ()):
+                notices.append("Ignored an unknown segment selection.")
+                scheme = label = None
+        try:
+            return cls(start, end, prime, tuple(countries), scheme, label), notices
+        except FilterError as exc:  # defensive: every value was checked above
+            notices.append(f"Filters reset to defaults ({exc}).")
+            return default, notices

@@ -1,0 +1,75 @@
+"""The customer mart: one row per customer with at least one valid order in the selected range.
+
+Everything a page shows about customers derives from it, and it is computed once per filter state
+(materialised by the engine, memoised), so a filter change costs one pass over the orders.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.selection import filtered_orders
+
+#: Customers whose last valid order is within this many days of the as-of date are "active".
+ACTIVE_WINDOW_DAYS = 30
+
+DIMENSION_COLUMNS = (
+    "name", "gender", "age", "age_group", "city", "signup_date", "annual_income", "spending_score",
+    "preferred_category", "acquisition_channel",
+)
+
+
+def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
+    """The mart as an (unmaterialised) Ibis expression. Column meanings:
+
+    - ``orders``: valid orders in the range; ``order_days``: distinct days with a valid order
+    - ``revenue``, ``gross_amount``, ``discount_amount``: sums over those orders;
+      ``discount_share`` = discount / gross (0 when gross is 0); ``promo_orders``: orders using a promo
+    - ``first_order_date``, ``last_order_date`` in the range; ``first_order_ever``: first valid order up
+      to the as-of date regardless of the range start; ``is_new``: that first order falls in the range
+    - ``recency_days`` = as-of − last order; ``tenure_days`` = as-of − first order (BTYD's T);
+      ``span_days`` = last − first order (BTYD's recency); ``frequency`` = order_days − 1 (repeat
+      purchase days, BTYD's x); ``active_30d``: last order within 30 days of the as-of date
+    - customer attributes from dim_customer (Prime, country, demographics, income, spending score)
+    """
+    as_of = ibis.literal(filters.as_of)
+    orders = filtered_orders(engine, filters)
+    per_customer = orders.group_by("customer_id").aggregate(
+        orders=orders.count(),
+        order_days=orders.order_date.nunique(),
+        revenue=orders.net_revenue.sum(),
+        gross_amount=orders.gross_amount.sum(),
+        discount_amount=orders.discount_amount.sum(),
+        promo_orders=orders.promo_used.cast("int64").sum(),
+        first_order_date=orders.order_date.min(),
+        last_order_date=orders.order_date.max(),
+    )
+    history = filtered_orders(engine, filters.without_segment(), whole_history=True)
+    first_ever = history.group_by("customer_id").aggregate(first_order_ever=history.order_date.min())
+    customers = engine.customers.select("customer_id", "is_prime", "country", *DIMENSION_COLUMNS)
+    mart = per_customer.inner_join(first_ever, "customer_id").inner_join(customers, "customer_id")
+    recency = as_of.delta(mart.last_order_date, unit="day")
+    return mart.mutate(
+        discount_share=ibis.ifelse(mart.gross_amount > 0, mart.discount_amount / mart.gross_amount, 0.0),
+        recency_days=recency,
+        tenure_days=as_of.delta(mart.first_order_date, unit="day"),
+        span_days=mart.last_order_date.delta(mart.first_order_date, unit="day"),
+        frequency=mart.order_days - 1,
+        is_new=mart.first_order_ever >= ibis.literal(filters.start),
+        active_30d=recency < ACTIVE_WINDOW_DAYS,
+    ).order_by("customer_id")
+
+
+def customer_mart(engine: Engine, filters: Filters) -> ir.Table:
+    """The materialised mart for a filter state (memoised)."""
+    return engine.memo(("customer_mart", filters), lambda: engine.materialize(customer_mart_expr(engine, filters)))
+
+
+def customer_mart_frame(engine: Engine, filters: Filters, limit: int | None = None) -> pd.DataFrame:
+    """The mart as pandas (for small selections, exports and tests); ``limit`` caps the rows."""
+    mart = customer_mart(engine, filters)
+    return engine.execute(mart.limit(limit) if limit else mart)

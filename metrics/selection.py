@@ -1,0 +1,87 @@
+"""The single place where a :class:`~metrics.filters.Filters` value is applied to data.
+
+Every metric reads orders, customers or engagement through these functions, so a filter means the same
+thing on every page: the date range (both ends included), the Prime choice, the countries and an
+optional segment. Filter values enter the queries as Ibis literals (bound values), never as SQL text.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+
+from metrics.engine import Engine
+from metrics.filters import Filters
+
+
+def date_key(day: date) -> int:
+    """yyyymmdd integer of a date, the key of dim_date."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def default_filters(engine: Engine) -> Filters:
+    """Everything: the full date range of the data, all customers."""
+    lo, hi = engine.date_bounds()
+    return Filters(lo, hi)
+
+
+def _customer_predicate(customers: ir.Table, filters: Filters) -> list[ir.BooleanValue]:
+    predicates: list[ir.BooleanValue] = []
+    if filters.prime != "All":
+        predicates.append(customers.is_prime == ibis.literal(filters.prime == "Prime"))
+    if filters.countries:
+        predicates.append(customers.country.isin([ibis.literal(c) for c in filters.countries]))
+    return predicates
+
+
+def filtered_customers(engine: Engine, filters: Filters) -> ir.Table:
+    """dim_customer rows of the selected Prime choice, countries and segment (buyers and prospects)."""
+    c = engine.customers
+    predicates = _customer_predicate(c, filters)
+    selected = c.filter(*predicates) if predicates else c
+    if filters.segment_scheme is not None:
+        selected = selected.semi_join(_segment_members(engine, filters), "customer_id")
+    return selected
+
+
+def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True,
+                    whole_history: bool = False) -> ir.Table:
+    """Orders of the selected customers in the date range, with ``order_date``, ``is_prime``, ``country``.
+
+    ``valid_only`` drops returned and same-day-cancelled orders (the sales definition of DESIGN §3).
+    ``whole_history`` keeps every order up to the as-of date instead of the range (for "first order
+    ever" questions such as new customers).
+    """
+    o = engine.orders
+    lo = ibis.literal(date_key(filters.start))
+    hi = ibis.literal(date_key(filters.end))
+    predicates = [o.date_key <= hi] if whole_history else [o.date_key.between(lo, hi)]
+    if valid_only:
+        predicates += [~o.is_returned, ~o.is_cancelled]
+    orders = o.filter(*predicates)
+    c = engine.customers
+    customer_predicates = _customer_predicate(c, filters)
+    customers = (c.filter(*customer_predicates) if customer_predicates else c).select(
+        "customer_id", "is_prime", "country")
+    orders = orders.inner_join(customers, "customer_id")
+    if filters.segment_scheme is not None:
+        orders = orders.semi_join(_segment_members(engine, filters), "customer_id")
+    return orders.mutate(order_date=orders.order_ts.date())
+
+
+def filtered_engagement(engine: Engine, filters: Filters) -> ir.Table:
+    """Monthly engagement rows of the selected customers for the months the date range touches."""
+    e = engine.engagement
+    first_month = date(filters.start.year, filters.start.month, 1)
+    rows = e.filter(e.month.between(ibis.literal(first_month), ibis.literal(filters.end)))
+    return rows.semi_join(filtered_customers(engine, filters).select("customer_id"), "customer_id")
+
+
+def _segment_members(engine: Engine, filters: Filters) -> ir.Table:
+    """customer_id of the customers whose segment (computed without the segment filter) is selected."""
+    from metrics.segments import customer_segments  # segments are defined on the customer mart
+
+    labels = customer_segments(engine, filters.without_segment(), filters.segment_scheme or "")
+    return labels.filter(labels.segment == ibis.literal(filters.segment_label)).select("customer_id")
