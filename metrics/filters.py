@@ -196,10 +196,10 @@ class Filters:
         countries = [c for c in countries if c and len(c) <= 60]
 
         scheme, label = first("scheme"), first("segment")
-        if scheme is not None or label is not None:
-            if scheme not in SCHEME_LABELS or label not in SCHEME_LABELS.get(scheme or "", ()):
-                notices.append("Ignored an unknown segment selection.")
-                scheme = label = None
+        known_segment = scheme in SCHEME_LABELS and label in SCHEME_LABELS.get(scheme or "", ())
+        if (scheme is not None or label is not None) and not known_segment:
+            notices.append("Ignored an unknown segment selection.")
+            scheme = label = None
         try:
             return cls(start, end, prime, tuple(countries), scheme, label), notices
         except FilterError as exc:  # defensive: every value was checked above

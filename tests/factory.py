@@ -3,6 +3,8 @@ every other column gets a plain default, and the dimensions are derived."""
 
 from __future__ import annotations
 
+import contextlib
+
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,15 +84,27 @@ def write_dataset(folder: Path, customers: list[dict[str, Any]], orders: list[di
     frames.update(tables or {})
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
-        schema = TABLES[name]
-        present = [f for f in schema if f.name in frame.columns]
-        if len(present) == len(schema) and tables is None or name not in (tables or {}):
-            table = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
-        else:  # a deliberately broken table: write what is there with inferred types
-            table = pa.Table.from_pandas(frame, preserve_index=False)
         (folder / name).mkdir(exist_ok=True)
-        pq.write_table(table, folder / name / "part-00000.parquet")
+        pq.write_table(_as_arrow(frame, TABLES[name]), folder / name / "part-00000.parquet")
     return folder
+
+
+def _as_arrow(frame: pd.DataFrame, schema: pa.Schema) -> pa.Table:
+    """Columns in contract order and type where they fit; a deliberately broken column keeps its own."""
+    names = [c for c in schema.names if c in frame.columns] + [c for c in frame.columns if c not in schema.names]
+    arrays, fields = [], []
+    for column in names:
+        values = frame[column]
+        target = schema.field(column).type if column in schema.names else None
+        array = pa.array(values, from_pandas=True)
+        text_now = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+        text_wanted = target is not None and pa.types.is_string(target)
+        if target is not None and (text_now == text_wanted or len(array) == array.null_count):
+            with contextlib.suppress(pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                array = array.cast(target)
+        arrays.append(array)
+        fields.append(pa.field(column, array.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def day(s: str) -> date:
