@@ -4,7 +4,6 @@ every other column gets a plain default, and the dimensions are derived."""
 from __future__ import annotations
 
 import contextlib
-
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
