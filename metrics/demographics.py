@@ -1,0 +1,119 @@
+"""Who the customers are: sales by demographic attribute, and the income × spending-score map.
+
+Customers are those of the customer mart (≥ 1 valid order in the selected range); their attributes come
+from dim_customer.
+"""
+
+from __future__ import annotations
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from metrics.cache import memoized
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.frames import empty_frame, ratio, scalar
+from metrics.mart import customer_mart
+from metrics.schema import ACQUISITION_CHANNELS, AGE_GROUPS, CATEGORIES, GENDERS
+from metrics.segments import customer_segments
+
+#: dimension -> its values in display order (None: countries, ordered by customers).
+DIMENSIONS: dict[str, tuple[str, ...] | None] = {
+    "gender": GENDERS,
+    "age_group": AGE_GROUPS,
+    "preferred_category": CATEGORIES,
+    "country": None,
+    "acquisition_channel": ACQUISITION_CHANNELS,
+}
+
+DIMENSION_TITLES: dict[str, str] = {
+    "gender": "Gender", "age_group": "Age group", "preferred_category": "Preferred category",
+    "country": "Country", "acquisition_channel": "Acquisition channel",
+}
+
+#: Constants of the sampling hash: a prime modulus (2^31 - 1), Knuth's multiplier and the MINSTD one.
+_HASH_PRIME = 2_147_483_647
+_HASH_MULTIPLIER = 2_654_435_761
+_HASH_MINSTD = 48_271
+
+def _check_dimension(dimension: str) -> None:
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}; choose from {', '.join(DIMENSIONS)}")
+
+@memoized
+def demographics(engine: Engine, filters: Filters, dimension: str = "gender") -> pd.DataFrame:
+    """Customers, orders, revenue per value of a customer attribute (``dimension`` in
+    :data:`DIMENSIONS`), with ``aov`` = revenue / orders, ``revenue_per_customer``, ``share`` = the
+    value's share of customers and ``revenue_share``.
+
+    The first column is named after the dimension. Known values (the data contract's lists; for
+    ``country`` the selected countries, or all countries of the data) are always present, zeros for values
+    nobody has, in the contract's order (countries: most customers first, then by name); values outside the
+    lists (imported data) follow, sorted.
+    """
+    _check_dimension(dimension)
+    mart = customer_mart(engine, filters)
+    grouped = mart.group_by(mart[dimension].name(dimension)).aggregate(
+        customers=mart.count(), orders=mart.orders.sum(), revenue=mart.revenue.sum())
+    frame = engine.execute(grouped)
+    frame[dimension] = frame[dimension].astype("str")
+    known = DIMENSIONS[dimension]
+    if known is None:
+        known = filters.countries or tuple(engine.countries())
+    extra = sorted(set(frame[dimension]) - set(known))
+    out = pd.DataFrame({dimension: pd.Series([*known, *extra], dtype="str")}).merge(
+        frame, on=dimension, how="left")
+    out[["customers", "orders"]] = out[["customers", "orders"]].fillna(0).astype("int64")
+    out["revenue"] = out["revenue"].fillna(0).astype("float64")
+    if dimension == "country":
+        out = out.sort_values(["customers", dimension], ascending=[False, True], kind="stable")
+    out["aov"] = ratio(out.revenue, out.orders)
+    out["revenue_per_customer"] = ratio(out.revenue, out.customers)
+    out["share"] = ratio(out.customers, out.customers.sum())
+    out["revenue_share"] = ratio(out.revenue, out.revenue.sum())
+    return out.reset_index(drop=True)[
+        [dimension, "customers", "orders", "revenue", "aov", "revenue_per_customer", "share", "revenue_share"]]
+
+@memoized
+def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
+    """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
+    quadrants (the split lines of the scatter): over the customers of the range, before any segment
+    filter, as in :func:`metrics.segments.income_spending_label`. 0 for an empty selection."""
+    mart = customer_mart(engine, filters.without_segment())
+    row = engine.execute(mart.aggregate(
+        annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
+    return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}
+
+def sample_key(customer_id: ir.IntegerValue, seed: int = 0) -> ir.IntegerValue:
+    """A deterministic pseudo-random integer per customer for sampling in the engine: a multiplicative
+    step, a square and an MINSTD step modulo the prime 2^31 − 1 (integer arithmetic only, so every
+    backend gives the same order; intermediate values stay below 2^63 for ids below 3 × 10^9)."""
+    x = (customer_id * _HASH_MULTIPLIER + (int(seed) % 10_007) * 104_729) % _HASH_PRIME
+    y = (x * x) % _HASH_PRIME
+    return (y * _HASH_MINSTD + int(seed) % _HASH_PRIME) % _HASH_PRIME
+
+
+@memoized
+def income_spending_points(engine: Engine, filters: Filters, sample: int = 5000, seed: int = 0) -> pd.DataFrame:
+    """One point per customer for the income × spending-score scatter: ``customer_id``,
+    ``annual_income``, ``spending_score``, ``revenue`` (in the range) and ``segment`` (the income ×
+    spending quadrant, computed on the range's customers before any segment filter).
+
+    With more than ``sample`` customers, a deterministic sample of ``sample`` of them is drawn in the
+    engine: customers are ordered by :func:`sample_key` of (customer_id, seed) and the first ones
+    kept, so the same filters and seed always give the same points and no full customer list is pulled.
+    Rows are sorted by customer_id.
+    """
+    columns = {"customer_id": "int64", "annual_income": "float64", "spending_score": "int64",
+               "revenue": "float64", "segment": "str"}
+    mart = customer_mart(engine, filters)
+    labels = customer_segments(engine, filters.without_segment(), "income_spending")
+    points = mart.select("customer_id", "annual_income", "spending_score", "revenue").inner_join(
+        labels, "customer_id")
+    key = sample_key(points.customer_id, seed)
+    chosen = points.order_by([key, points.customer_id]).limit(max(int(sample), 0))
+    frame = engine.execute(chosen.select(*columns))
+    if frame.empty:
+        return empty_frame(columns)
+    frame = frame.astype(columns).sort_values("customer_id").reset_index(drop=True)
+    return frame

@@ -1,0 +1,157 @@
+"""Email and web engagement by month and segment, and the prospects who browse without buying.
+
+Definitions used throughout:
+
+- **engagement rows**: ``fact_engagement`` rows (customer × month) of the selected customers for every
+  month the date range touches (a range ending mid-month includes that month's whole row; the table has
+  no finer grain).
+- **active engagement**: a month in which the customer visited the web site, opened an email or added
+  something to a cart (``web_visits + emails_opened + cart_adds > 0``). Emails *sent* are our action, not
+  the customer's, so they do not count.
+- **buyer**: a selected customer with at least one valid order ever up to the as-of date (history before
+  the range counts). **prospect**: a selected customer with none.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from metrics.cache import memoized
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.frames import empty_frame, ratio
+from metrics.labels import SCHEME_LABELS
+from metrics.segments import check_scheme, customer_segments
+from metrics.selection import filtered_customers, filtered_engagement, filtered_orders
+from metrics.trends import as_timestamps, period_starts
+
+#: Segment given to customers with engagement rows but no valid order in the range (they are not in the
+#: customer mart, so no scheme labels them): prospects and lapsed buyers.
+NO_ORDERS_LABEL = "No orders in range"
+
+ENGAGEMENT_MEASURES = ("emails_sent", "emails_opened", "web_visits", "cart_adds", "cart_abandons")
+
+
+def is_active_engagement(e: ir.Table) -> ir.BooleanValue:
+    """A month with a web visit, an opened email or a cart add."""
+    return (e.web_visits + e.emails_opened + e.cart_adds) > 0
+
+
+def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:
+    """``customer_id`` of the selected customers with a valid order ever up to the as-of date."""
+    history = filtered_orders(engine, filters.without_segment(), whole_history=True)
+    return history.select("customer_id").distinct()
+
+
+def prospects(engine: Engine, filters: Filters) -> ir.Table:
+    """dim_customer rows of the selected customers with no valid order ever up to the as-of date."""
+    return filtered_customers(engine, filters).anti_join(buyer_ids(engine, filters), "customer_id")
+
+
+def engaged_prospects(engine: Engine, filters: Filters) -> ir.Table:
+    """``customer_id`` of the prospects with active engagement in a month the range touches."""
+    e = filtered_engagement(engine, filters)
+    active = e.filter(is_active_engagement(e)).select("customer_id").distinct()
+    return active.semi_join(prospects(engine, filters).select("customer_id"), "customer_id")
+
+
+def _months(filters: Filters) -> pd.DataFrame:
+    return pd.DataFrame({"month": as_timestamps(period_starts(filters.start, filters.end, "month"))})
+
+
+@memoized
+def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
+    """Per month the range touches and per segment of ``scheme``: ``customers`` (customers with an
+    engagement row that month), ``emails_sent``, ``emails_opened``, ``open_rate`` = opened / sent,
+    ``web_visits``, ``visits_per_customer`` = web visits / customers, ``cart_adds``, ``cart_abandons``.
+
+    A customer's segment is the one of the whole selected range. Customers with engagement but no valid
+    order in the range have no segment and are grouped as ``"No orders in range"`` (the last label).
+    Every month × label is present, zeros where nobody engaged; ratios are 0 when their denominator is 0.
+    """
+    check_scheme(scheme)
+    e = filtered_engagement(engine, filters)
+    labels = customer_segments(engine, filters.without_segment(), scheme)
+    joined = e.left_join(labels, e.customer_id == labels.customer_id).select(
+        e.month, e.customer_id, *[e[m] for m in ENGAGEMENT_MEASURES],
+        segment=labels.segment.fill_null(ibis.literal(NO_ORDERS_LABEL)))
+    grouped = joined.group_by("month", "segment").aggregate(
+        customers=joined.customer_id.nunique(), **{m: joined[m].sum() for m in ENGAGEMENT_MEASURES})
+    frame = engine.execute(grouped)
+    frame["month"] = as_timestamps(frame["month"]).to_numpy()
+    segments = pd.DataFrame({"segment": pd.Series([*SCHEME_LABELS[scheme], NO_ORDERS_LABEL], dtype="str")})
+    out = _months(filters).merge(segments, how="cross").merge(frame, on=["month", "segment"], how="left")
+    counts = ["customers", *ENGAGEMENT_MEASURES]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out["open_rate"] = ratio(out.emails_opened, out.emails_sent)
+    out["visits_per_customer"] = ratio(out.web_visits, out.customers)
+    return out[["month", "segment", "customers", "emails_sent", "emails_opened", "open_rate", "web_visits",
+                "visits_per_customer", "cart_adds", "cart_abandons"]]
+
+
+def _customer_engagement(engine: Engine, filters: Filters) -> ir.Table:
+    """Per selected customer with engagement rows in the range: totals and the last active month."""
+    e = filtered_engagement(engine, filters)
+    return e.group_by("customer_id").aggregate(
+        cart_abandons=e.cart_abandons.sum(),
+        web_visits=e.web_visits.sum(),
+        active_months=is_active_engagement(e).cast("int64").sum(),
+        last_active_month=e.month.max(where=is_active_engagement(e)),
+    )
+
+
+@memoized
+def prospects_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Prospects versus buyers among the selected customers. Rows ``group`` = "Prospects" (no valid order
+    ever up to the as-of date, signed up by then) and "Buyers" (at least one valid order ever up to the
+    as-of date); columns ``people``, ``engaged`` (active engagement in the range), ``with_cart_abandon``
+    (≥ 1 cart abandon in the range), ``cart_abandons``, ``web_visits`` (sums over the range) and
+    ``abandon_share`` = with_cart_abandon / people. Both rows always present."""
+    people = filtered_customers(engine, filters)
+    buyers = buyer_ids(engine, filters)
+    people = people.mutate(is_buyer=people.customer_id.isin(buyers.customer_id))
+    people = people.filter(people.is_buyer | (people.signup_date <= ibis.literal(filters.as_of)))
+    per_customer = _customer_engagement(engine, filters)
+    joined = people.left_join(per_customer, people.customer_id == per_customer.customer_id).select(
+        people.is_buyer,
+        cart_abandons=per_customer.cart_abandons.fill_null(0),
+        web_visits=per_customer.web_visits.fill_null(0),
+        engaged=per_customer.active_months.fill_null(0) > 0,
+    )
+    grouped = joined.group_by("is_buyer").aggregate(
+        people=joined.count(),
+        engaged=joined.engaged.cast("int64").sum(),
+        with_cart_abandon=(joined.cart_abandons > 0).cast("int64").sum(),
+        cart_abandons=joined.cart_abandons.sum(),
+        web_visits=joined.web_visits.sum(),
+    )
+    frame = engine.execute(grouped)
+    frame["group"] = frame["is_buyer"].map({True: "Buyers", False: "Prospects"})
+    out = pd.DataFrame({"group": ["Prospects", "Buyers"]}).merge(frame, on="group", how="left")
+    counts = ["people", "engaged", "with_cart_abandon", "cart_abandons", "web_visits"]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out["abandon_share"] = ratio(out.with_cart_abandon, out.people)
+    return out[["group", *counts, "abandon_share"]]
+
+
+@memoized
+def cart_abandoners(engine: Engine, filters: Filters, limit: int = 100) -> pd.DataFrame:
+    """The prospects (no valid order ever up to the as-of date) with the most cart abandons in the range:
+    an audience list for a win-over campaign. Columns ``customer_id``, ``name``, ``country``,
+    ``cart_abandons``, ``web_visits``, ``last_active_month`` (last month of the range with active
+    engagement, empty if none). Only prospects with ≥ 1 abandon; ordered by abandons, then web visits
+    (both descending), then customer_id; at most ``limit`` rows."""
+    columns = {"customer_id": "int64", "name": "str", "country": "str", "cart_abandons": "int64",
+               "web_visits": "int64", "last_active_month": "datetime64[ns]"}
+    per_customer = _customer_engagement(engine, filters)
+    people = prospects(engine, filters)
+    joined = per_customer.filter(per_customer.cart_abandons > 0).inner_join(
+        people.select("customer_id", "name", "country"), "customer_id")
+    ranked = joined.order_by([ibis.desc("cart_abandons"), ibis.desc("web_visits"), "customer_id"])
+    frame = engine.execute(ranked.select(*columns).limit(max(int(limit), 0)))
+    if frame.empty:
+        return empty_frame(columns)
+    frame["last_active_month"] = pd.to_datetime(frame["last_active_month"]).astype("datetime64[ns]")
+    return frame.astype({"customer_id": "int64", "cart_abandons": "int64", "web_visits": "int64"})
