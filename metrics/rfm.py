@@ -7,8 +7,8 @@
 Customers are ranked and cut into five equal-count groups (SQL ``NTILE(5)``). Ties are broken by
 ``customer_id`` so the scores are deterministic on every backend: two customers with the same recency
 can land in neighbouring quintiles. With fewer than five customers, the groups are the first n scores
-(e.g. three customers get scores 1, 2 and 3 for each measure). ``fm_score`` is the rounded-up mean of F
-and M, the second axis of the classic RFM map.
+(e.g. three customers get scores 1, 2 and 3 for each measure). ``fm_score`` is the mean of F and M
+rounded down (1–5), the second axis of the classic RFM map.
 """
 
 from __future__ import annotations
@@ -24,6 +24,6 @@ def add_rfm_scores(mart: ir.Table) -> ir.Table:
     m = ibis.ntile(5).over(order_by=[mart.revenue, mart.customer_id]) + 1
     scored = mart.mutate(r_score=r.cast("int32"), f_score=f.cast("int32"), m_score=m.cast("int32"))
     return scored.mutate(
-        fm_score=((scored.f_score + scored.m_score + 1) // 2).cast("int32"),
+        fm_score=((scored.f_score + scored.m_score) // 2).cast("int32"),
         rfm_cell=scored.r_score.cast("string") + scored.f_score.cast("string") + scored.m_score.cast("string"),
     )

@@ -8,7 +8,7 @@ The rules, in business words (the same text is shown in the in-app glossary):
   - Hibernating: long gone and infrequent (R ≤ 2 and F ≤ 2)
   - At-Risk: everyone else — spent or bought often but not recently, or recent but low value
 
-**rfm** (classic map on R × FM, FM = rounded-up mean of F and M)
+**rfm** (classic map on R × FM, FM = mean of F and M rounded down)
 
   ====  ==============  ==================  ==================  ===============  ===============
   R\\FM  1               2                   3                   4                5

@@ -34,7 +34,7 @@ def _label(scheme: str, **row) -> str:
 
 @pytest.mark.parametrize("scheme", ["loyalty", "rfm"])
 def test_every_rfm_label_is_reachable(scheme):
-    grid = [{"r_score": r, "f_score": f, "m_score": m, "fm_score": (f + m + 1) // 2}
+    grid = [{"r_score": r, "f_score": f, "m_score": m, "fm_score": (f + m) // 2}
             for r, f, m in itertools.product(range(1, 6), repeat=3)]
     assert set(_labels(scheme, grid)) == set(SCHEME_LABELS[scheme])
 
@@ -45,7 +45,7 @@ def test_every_rfm_label_is_reachable(scheme):
 ])
 def test_loyalty_rules_by_hand(expected, scores):
     r, f, m = scores
-    assert _label("loyalty", r_score=r, f_score=f, m_score=m, fm_score=(f + m + 1) // 2) == expected
+    assert _label("loyalty", r_score=r, f_score=f, m_score=m, fm_score=(f + m) // 2) == expected
 
 
 def test_behaviour_and_income_spending_labels_are_reachable():
@@ -79,12 +79,13 @@ def test_rfm_scores_by_hand_with_ties(tmp_path):
     assert scored.f_score.to_dict() == {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3, 8: 4, 9: 4, 10: 5, 7: 5}
     # Revenue 10..100 (customer 7 has 75): order 1,2,3,4,5,6,7,8,9,10.
     assert scored.m_score.to_dict() == {1: 1, 2: 1, 3: 2, 4: 2, 5: 3, 6: 3, 7: 4, 8: 4, 9: 5, 10: 5}
-    assert scored.loc[7, "rfm_cell"] == "254" and scored.loc[7, "fm_score"] == 5
-    assert scored.loc[7, "segment_rfm"] == "Can't Lose Them"
+    assert scored.loc[7, "rfm_cell"] == "254" and scored.loc[7, "fm_score"] == 4
+    assert scored.loc[7, "segment_rfm"] == "At Risk"
+    assert scored.loc[10, "segment_rfm"] == "Can't Lose Them"  # R 1, F 5, M 5
     # Customer 1: R 5, F 1, M 1 -> recent but low value -> At-Risk; customer 10: R 1, F 5, M 5 -> At-Risk too.
     assert scored.loc[1, "segment_loyalty"] == "At-Risk" and scored.loc[10, "segment_loyalty"] == "At-Risk"
     assert scored.loc[5, "segment_loyalty"] == "Promising"  # R 3, F 3, M 3
-    assert scored.loc[3, "segment_rfm"] == "Potential Loyalist"  # R 4, FM (2+2+1)//2 = 2
+    assert scored.loc[3, "segment_rfm"] == "Potential Loyalist"  # R 4, FM (2+2)//2 = 2
 
 
 def test_fewer_than_five_customers_take_the_first_scores(tmp_path):
@@ -166,7 +167,7 @@ def test_rfm_and_labels_match_pandas_on_generated_data(generated_engine, generat
     got = generated_engine.execute(segmented_mart(generated_engine, filters)).set_index("customer_id").sort_index()
     for column in ("r_score", "f_score", "m_score"):
         assert got[column].tolist() == expected[column].tolist(), column
-    fm = (expected.f_score + expected.m_score + 1) // 2
+    fm = (expected.f_score + expected.m_score) // 2
     top = (expected.r_score >= 4) & (expected.m_score >= 4)
     promising = ~top & (expected.r_score >= 3) & (expected.f_score <= 3) & (expected.m_score >= 3)
     hibernating = ~top & ~promising & (expected.r_score <= 2) & (expected.f_score <= 2)
