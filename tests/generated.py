@@ -2,7 +2,7 @@
 the generated dataset of conftest.py when ``generate_data.generate`` exists, and pandas re-implementations
 of the filters so metric tests can compare against an independent calculation.
 
-Import the fixtures into a test module with ``from tests.generated import data_engine  # noqa: F401``.
+Import the fixture into a test module with ``from tests.generated import data_engine  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -66,10 +66,16 @@ def random_rows(seed: int = 0, n_customers: int = 90, n_orders: int = 600):
     return customers, orders, engagement
 
 
-@pytest.fixture(scope="session")
-def random_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    customers, orders, engagement = random_rows()
-    return write_dataset(tmp_path_factory.mktemp("random") / "data", customers, orders, engagement)
+_ENGINES: dict[str, Engine] = {}
+
+
+def random_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """The engine over :func:`random_rows` (written once per session, shared by every test module)."""
+    if "random" not in _ENGINES:
+        customers, orders, engagement = random_rows()
+        folder = write_dataset(tmp_path_factory.mktemp("random") / "data", customers, orders, engagement)
+        _ENGINES["random"] = Engine(Settings(data_dir=str(folder)))
+    return _ENGINES["random"]
 
 
 def _generator_available() -> bool:
@@ -81,14 +87,14 @@ def _generator_available() -> bool:
 
 
 @pytest.fixture(scope="session", params=["random", "generated"])
-def data_engine(request: pytest.FixtureRequest) -> Engine:
-    """An engine over the random factory dataset, then over the generated one (skipped until
-    ``generate_data.generate`` exists)."""
+def data_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """An engine over the random factory dataset, then over the generated one of conftest.py (skipped
+    until ``generate_data.generate`` exists)."""
     if request.param == "generated":
         if not _generator_available():
             pytest.skip("generate_data.generate is not available yet")
         return request.getfixturevalue("generated_engine")
-    return Engine(Settings(data_dir=str(request.getfixturevalue("random_dir"))))
+    return random_engine(tmp_path_factory)
 
 
 # ----- independent pandas versions of the data and the filters ------------------------------------------
