@@ -156,7 +156,6 @@ OPEN_RATE_A, OPEN_RATE_B = 9.0, 14.0  # Beta of a customer's email open rate (me
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
 _EPOCH = date(1970, 1, 1)
-_US_PER_DAY = 86_400_000_000
 
 
 # ----- small helpers --------------------------------------------------------------------------------
@@ -233,7 +232,7 @@ def _calendar(start: date, end: date) -> Calendar:
     for i in np.flatnonzero(thanksgiving):
         demand[i + 1:i + 5] *= BLACK_FRIDAY_MULT
     tuesday2 = (month == 7) & (weekday == 1) & (dom >= 8) & (dom <= 14)
-    prime_day = tuesday2 | np.roll(tuesday2, 1)
+    prime_day = tuesday2 | np.concatenate([[False], tuesday2[:-1]])  # Tuesday and Wednesday
     warp = {}
     early_deals = np.zeros(n, dtype=bool)
     for i in np.flatnonzero(tuesday2):
@@ -292,8 +291,9 @@ _SYLLABLES = ("zen", "aer", "nova", "lum", "ter", "vex", "ora", "kin", "bolt", "
 
 @dataclass
 class Catalogue:
+    """dim_product plus the lookup arrays used to pick products for orders."""
+
     table: pa.Table
-    category: np.ndarray  # category index per product (0-based product index)
     price_cents: np.ndarray
     cdf: np.ndarray  # block (tier * n_categories + category) -> product position, see _pick
     block_products: np.ndarray
@@ -334,7 +334,7 @@ def _catalogue(rng: np.random.Generator, n_products: int) -> Catalogue:
             brands.append(cat_brands[brand_idx[j]])
         prices.append(price)
     price = np.concatenate(prices)
-    category = np.repeat(np.arange(len(CATEGORIES)), counts)
+    category = np.repeat(np.arange(len(CATEGORIES)), counts)  # category index per product
     table = pa.Table.from_arrays([
         pa.array(np.arange(1, n_products + 1), pa.int64()), pa.array(names, pa.string()),
         pa.array(cats, pa.string()), pa.array(subs, pa.string()), pa.array(brands, pa.string()),
@@ -347,7 +347,7 @@ def _catalogue(rng: np.random.Generator, n_products: int) -> Catalogue:
             members = np.flatnonzero(category == c)
             weights.append(popularity[members] * price[members] ** -beta)
             block_products.append(members)
-    return Catalogue(table=table, category=category, price_cents=np.round(price * 100).astype(np.int64),
+    return Catalogue(table=table, price_cents=np.round(price * 100).astype(np.int64),
                      cdf=_block_cdf(weights), block_products=np.concatenate(block_products))
 
 
@@ -410,6 +410,8 @@ class Customers:
 
 
 def _customers(rng: np.random.Generator, cal: Calendar, n: int, orders: int) -> Customers:
+    """Everyone's attributes and exact order count, drawn before any order exists so chunks can be
+    materialised independently and still add up to ``orders``."""
     signup_day = np.sort(np.searchsorted(cal.signup_cdf, rng.random(n), side="right"))
     signup_day = np.minimum(signup_day, cal.days - 1)
     gender = _choice(rng, GENDER_SHARES, n)
