@@ -1,0 +1,126 @@
+"""Customer Intelligence: the Dash app (``python app.py``, or ``gunicorn app:server`` in production).
+
+The shell holds the navbar (built from ``dash.page_registry``), the global filter bar whose state lives in
+the URL, and ``dash.page_container``; each page under ``pages/`` registers itself. Bootstrap's CSS is
+served from this server (the ``xstatic-bootstrap`` package), so nothing is loaded from a CDN.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import xstatic.pkg.bootstrap as xstatic_bootstrap
+from dash import dcc, html
+from flask import abort, jsonify, send_from_directory
+
+from components.filter_bar import NAV_LINK, NOTICES, filter_bar
+from components.state import NAV_ID, QUERY_STORE, URL_ID
+from metrics.engine import DataNotFoundError, get_engine, table_location
+from metrics.schema import TABLES
+from metrics.settings import Settings, load_settings
+
+BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
+BOOTSTRAP_DIR = Path(xstatic_bootstrap.BASE_DIR) / "css"
+APP_TITLE = "Customer Intelligence"
+
+
+def ensure_data(settings: Settings) -> None:
+    """Generate the default data set when the data folder has no tables yet (first run)."""
+    if "://" in settings.data_dir:
+        return
+    try:
+        for name in TABLES:
+            table_location(settings.data_dir, name)
+    except DataNotFoundError:
+        from generate_data import generate  # only needed on a first run
+
+        print(f"No data in {settings.data_dir}: generating the default data set…", flush=True)
+        generate(settings.data_dir, progress=False)
+
+
+SETTINGS = load_settings()
+ensure_data(SETTINGS)
+
+app = dash.Dash(
+    __name__,
+    use_pages=True,
+    title=APP_TITLE,
+    update_title=None,
+    external_stylesheets=[BOOTSTRAP_URL],
+    serve_locally=True,
+    suppress_callback_exceptions=False,
+    meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+)
+server = app.server
+
+
+@server.route(BOOTSTRAP_URL)
+def bootstrap_css():
+    """Bootstrap 5 CSS from the installed xstatic-bootstrap package."""
+    if not (BOOTSTRAP_DIR / "bootstrap.min.css").is_file():
+        abort(404)
+    return send_from_directory(BOOTSTRAP_DIR, "bootstrap.min.css", max_age=86400)
+
+
+@server.route("/health")
+def health():
+    """Liveness and data check: JSON with ``status: ok`` and the data range."""
+    try:
+        engine = get_engine()
+        lo, hi = engine.date_bounds()
+        return jsonify(status="ok", backend=engine.backend_name, data_from=lo.isoformat(),
+                       data_to=hi.isoformat(), cache_entries=len(engine.cache._data),
+                       uptime_s=round(time.time() - STARTED, 1))
+    except Exception as exc:  # the endpoint must answer, not crash
+        return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503
+
+
+def navbar() -> dbc.Navbar:
+    """Links to every registered page, in registry order; hrefs get the current query string."""
+    links = [
+        dbc.NavItem(dbc.NavLink(page["name"], href=page["relative_path"], active="exact",
+                                id={"type": NAV_LINK, "index": page["path"]}))
+        for page in dash.page_registry.values()
+        if page.get("nav", True)
+    ]
+    return dbc.Navbar(
+        dbc.Container([
+            dbc.NavbarBrand(APP_TITLE, href=dash.get_relative_path("/"), className="fw-bold"),
+            dbc.Nav(links, navbar=True, className="flex-wrap"),
+        ], fluid=True),
+        color="dark", dark=True, className="mb-3 app-navbar",
+    )
+
+
+def layout() -> html.Div:
+    return html.Div([
+        dcc.Location(id=URL_ID, refresh=False),
+        dcc.Location(id=NAV_ID, refresh="callback-nav"),
+        dcc.Store(id=QUERY_STORE),
+        navbar(),
+        dbc.Container([
+            filter_bar(),
+            html.Div(id=NOTICES),
+            dash.page_container,
+            html.Footer(html.Small([
+                "Customer Intelligence · sales exclude returned and same-day-cancelled orders · ",
+                dcc.Link("Glossary", href="/glossary"),
+            ], className="text-muted"), className="my-4"),
+        ], fluid=True, className="app-body"),
+    ])
+
+
+app.layout = layout
+STARTED = time.time()
+
+# Dash wires the pages router and callbacks lazily on the first request, which is not thread-safe under
+# gunicorn threads: do it once now.
+with server.test_client() as _client:
+    _client.get("/")
+
+
+if __name__ == "__main__":
+    app.run(host=SETTINGS.host, port=SETTINGS.port, debug=False)

@@ -1,0 +1,1 @@
+"""Reusable dashboard pieces: filter bar, KPI cards, chart frames, tables, colours and formatting."""

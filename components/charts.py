@@ -1,0 +1,82 @@
+"""Chart building blocks: a titled frame that says what question a chart answers, the empty state, a
+gauge and the shared figure styling. Figures receive small metric frames; no data work happens here."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from components.colours import OI_VERMILLION, TEAL
+
+EMPTY_MESSAGE = "No orders match these filters"
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+def style_figure(fig: go.Figure, *, height: int | None = None, legend: bool = True) -> go.Figure:
+    """The common look: white template, small margins, horizontal legend on top."""
+    fig.update_layout(
+        template="plotly_white",
+        font={"family": FONT, "size": 12},
+        margin={"l": 48, "r": 16, "t": 28, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0,
+                "title": {"text": ""}},
+        showlegend=legend,
+        hoverlabel={"font": {"family": FONT}},
+        **({"height": height} if height else {}),
+    )
+    return fig
+
+
+def empty_figure(message: str = EMPTY_MESSAGE, *, height: int | None = None) -> go.Figure:
+    """A blank figure showing ``message`` in the middle (the empty state of every chart)."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 15, "color": "#6c757d"})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    style_figure(fig, height=height, legend=False)
+    fig.update_layout(meta={"empty": True})
+    return fig
+
+
+def chart_frame(title: str, question: str, graph_id: str | dict, *, height: int = 340,
+                controls: object | None = None, footer: object | None = None) -> dbc.Card:
+    """A card: title, the question the chart answers, optional controls, and the graph under a spinner."""
+    header = [html.H6(title, className="mb-0 chart-title"),
+              html.Small(question, className="text-muted chart-question")]
+    body = [
+        html.Div(controls, className="chart-controls mb-2") if controls is not None else None,
+        dcc.Loading(
+            dcc.Graph(id=graph_id, figure=empty_figure("Loading…", height=height), config=GRAPH_CONFIG,
+                      style={"height": f"{height}px"}),
+            type="default", delay_show=250,
+        ),
+        html.Div(footer, className="chart-footer small text-muted mt-1") if footer is not None else None,
+    ]
+    return dbc.Card([dbc.CardHeader(header), dbc.CardBody([b for b in body if b is not None])],
+                    className="chart-frame h-100 shadow-sm")
+
+
+def gauge(value: float, target: float, *, title: str = "", height: int = 260) -> go.Figure:
+    """A 0–100 % gauge of a share (0–1) with the target drawn as a line; green at/above target."""
+    colour = TEAL if value >= target else OI_VERMILLION
+    fig = go.Figure(go.Indicator(
+        mode="gauge+number",
+        value=round(value * 100, 1),
+        number={"suffix": " %", "valueformat": ".1f"},
+        title={"text": title} if title else None,
+        gauge={
+            "axis": {"range": [0, 100], "ticksuffix": " %"},
+            "bar": {"color": colour, "thickness": 0.6},
+            "threshold": {"line": {"color": "#212529", "width": 3}, "thickness": 0.9, "value": target * 100},
+            "steps": [{"range": [0, target * 100], "color": "#F1F3F5"}],
+        },
+    ))
+    style_figure(fig, height=height, legend=False)
+    fig.update_layout(margin={"l": 24, "r": 24, "t": 24, "b": 8})
+    fig.add_annotation(text=f"target {target * 100:.0f} %", x=0.5, y=0.02, xref="paper", yref="paper",
+                       showarrow=False, font={"size": 12, "color": "#495057"})
+    return fig

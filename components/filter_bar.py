@@ -1,0 +1,139 @@
+"""The global filter bar: date range, Prime choice, countries and (on pages that use it) a segment.
+
+Its state lives in the URL query string. One callback keeps the two in step:
+
+- URL → controls: on load, on the back/forward buttons and on links, the query is parsed (invalid values
+  are corrected and the notices shown) and the controls are set from it;
+- controls → URL: a change writes the normalised query to the URL (``refresh=False``: no reload) and to
+  the ``url-query`` store that every page callback reads.
+
+So a copied link reproduces the view, and the navbar links carry the query between pages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
+
+from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
+from metrics.filters import PRIME_CHOICES
+from metrics.labels import SCHEME_LABELS, SCHEME_TITLES
+
+DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "filter-countries", "filter-scheme",
+                                            "filter-segment")
+RESET, NOTICES, SEGMENT_BOX = "filter-reset", "filter-notices", "filter-segment-box"
+NAV_LINK = "nav-link"
+
+
+def filter_bar() -> dbc.Card:
+    """The controls (their values are set by the sync callback from the URL)."""
+    eng = engine()
+    lo, hi = eng.date_bounds()
+    countries = eng.countries()
+    return dbc.Card(dbc.CardBody(dbc.Row([
+        dbc.Col([
+            dbc.Label("Date range", html_for=DATES, className="small fw-semibold mb-1"),
+            dcc.DatePickerRange(
+                id=DATES, min_date_allowed=lo.isoformat(), max_date_allowed=hi.isoformat(),
+                start_date=lo.isoformat(), end_date=hi.isoformat(), initial_visible_month=hi.isoformat(),
+                display_format="YYYY-MM-DD", first_day_of_week=1, updatemode="bothdates",
+                minimum_nights=0, persistence=False,
+            ),
+        ], xs=12, lg="auto"),
+        dbc.Col([
+            dbc.Label("Customers", html_for=PRIME, className="small fw-semibold mb-1"),
+            dbc.RadioItems(id=PRIME, options=[{"label": p, "value": p} for p in PRIME_CHOICES], value="All",
+                           inline=True, className="pt-1"),
+        ], xs=12, md="auto"),
+        dbc.Col([
+            dbc.Label("Countries", html_for=COUNTRIES, className="small fw-semibold mb-1"),
+            dcc.Dropdown(id=COUNTRIES, options=[{"label": c, "value": c} for c in countries], value=[],
+                         multi=True, placeholder="All countries", clearable=True),
+        ], xs=12, md=True, className="filter-countries-col"),
+        dbc.Col(html.Div([
+            dbc.Label("Segment", html_for=SCHEME, className="small fw-semibold mb-1"),
+            html.Div([
+                dcc.Dropdown(id=SCHEME, options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()],
+                             value=None, placeholder="Scheme", clearable=True, className="segment-scheme"),
+                dcc.Dropdown(id=SEGMENT, options=[], value=None, placeholder="All segments", clearable=True,
+                             className="segment-label"),
+            ], className="d-flex gap-2"),
+        ], id=SEGMENT_BOX), xs=12, md=True),
+        dbc.Col(dbc.Button("Reset", id=RESET, color="link", size="sm", n_clicks=0, className="mt-4"),
+                xs="auto"),
+    ], className="g-3 align-items-start")), className="filter-bar shadow-sm mb-2")
+
+
+def _segment_options(scheme: str | None) -> list[dict[str, str]]:
+    return [{"label": label, "value": label} for label in SCHEME_LABELS.get(scheme or "", ())]
+
+
+def _notices(state: UrlState) -> Any:
+    if not state.notices:
+        return None
+    return dbc.Alert([html.Strong("Some link values were corrected: "), " ".join(state.notices)],
+                     color="warning", dismissable=True, className="py-2 mb-2", id="filter-notice-alert")
+
+
+@callback(
+    Output(URL_ID, "search"), Output(QUERY_STORE, "data"),
+    Output(DATES, "start_date"), Output(DATES, "end_date"), Output(PRIME, "value"), Output(COUNTRIES, "value"),
+    Output(SCHEME, "value"), Output(SEGMENT, "value"), Output(SEGMENT, "options"), Output(NOTICES, "children"),
+    Input(URL_ID, "search"),
+    Input(DATES, "start_date"), Input(DATES, "end_date"), Input(PRIME, "value"), Input(COUNTRIES, "value"),
+    Input(SCHEME, "value"), Input(SEGMENT, "value"), Input(RESET, "n_clicks"),
+)
+def sync_filters(search: str | None, start: str | None, end: str | None, prime: str | None,
+                 countries: list[str] | None, scheme: str | None, segment: str | None, _reset: int | None):
+    """Keep URL, controls and the ``url-query`` store in step (see the module docstring)."""
+    trigger = ctx.triggered_id
+    current = parse_query(search)
+    if trigger in (None, URL_ID):
+        state = current
+        # rewrite the address only when something was corrected (a rewrite adds a history entry)
+        new_search: Any = f"?{state.query}" if state.notices else no_update
+        f = state.filters
+        scheme_out = f.segment_scheme or scheme
+        return (new_search, state.query, f.start.isoformat(), f.end.isoformat(), f.prime, list(f.countries),
+                scheme_out, f.segment_label, _segment_options(scheme_out), _notices(state))
+
+    scheme_in, segment_in = scheme, segment
+    if trigger == RESET:
+        state = parse_query(query_from_controls(None, None, None, None, None, None, current.page_params))
+        scheme = None
+    else:
+        if trigger == SCHEME:
+            segment = None  # a new scheme starts with "all segments"
+        state = parse_query(query_from_controls(start, end, prime, countries, scheme, segment,
+                                                current.page_params))
+    f = state.filters
+
+    def changed(new: Any, old: Any) -> Any:
+        return no_update if new == old else new
+
+    new_search = no_update if (search or "").lstrip("?") == state.query else f"?{state.query}"
+    return (new_search, state.query,
+            changed(f.start.isoformat(), (start or "")[:10]), changed(f.end.isoformat(), (end or "")[:10]),
+            changed(f.prime, prime), changed(list(f.countries), sorted(countries or [])),
+            changed(scheme, scheme_in), changed(f.segment_label, segment_in),
+            _segment_options(scheme), _notices(state))
+
+
+@callback(Output(SEGMENT_BOX, "style"), Input(URL_ID, "pathname"))
+def show_segment_filter(pathname: str | None) -> dict[str, str]:
+    """The segment selector is shown on pages registered with ``segment_filter=True``."""
+    path = "/" + (dash.strip_relative_path(pathname or "/") or "")
+    for page in dash.page_registry.values():
+        if page.get("path") == path:
+            return {} if page.get("segment_filter") else {"display": "none"}
+    return {"display": "none"}
+
+
+@callback(Output({"type": NAV_LINK, "index": ALL}, "href"), Input(QUERY_STORE, "data"))
+def carry_query(query: str | None) -> list[str]:
+    """Navbar links keep the current filters (not page-only keys such as a customer id)."""
+    suffix = link_query(query)
+    return [dash.get_relative_path(out["id"]["index"]) + suffix for out in ctx.outputs_list]

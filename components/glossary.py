@@ -1,0 +1,91 @@
+"""The in-app glossary, built from the code's own definitions: KPI_SPECS, the segment and RFM module
+docstrings, and the docstring of every metric function (so the text always matches what is computed)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from types import ModuleType
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from components.colours import scheme_colours
+from metrics.kpis import KPI_SPECS, REPEAT_RATE_TARGET
+from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
+
+#: Metric modules whose public functions are listed (missing modules are skipped).
+METRIC_MODULES = ("kpis", "segments", "trends", "activity", "engagement", "repeat", "lifecycle", "demographics",
+                  "churn", "clv", "cohorts", "customers", "actions")
+
+
+def _doc(obj: object) -> str:
+    return inspect.cleandoc(inspect.getdoc(obj) or "")
+
+
+def _module(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"metrics.{name}")
+    except ImportError:
+        return None
+
+
+def metric_functions() -> list[tuple[str, str, str]]:
+    """(module, function name, docstring) of every public metric ``(engine, filters, ...)`` function."""
+    out = []
+    for name in METRIC_MODULES:
+        module = _module(name)
+        if module is None:
+            continue
+        for fname, fn in inspect.getmembers(module, inspect.isfunction):
+            if fname.startswith("_") or getattr(fn, "__module__", "") != module.__name__:
+                continue
+            try:
+                params = list(inspect.signature(fn).parameters)
+            except (TypeError, ValueError):
+                continue
+            if params[:2] == ["engine", "filters"] and _doc(fn):
+                out.append((name, fname, _doc(fn)))
+    return out
+
+
+def _swatch(colour: str) -> html.Span:
+    return html.Span(className="swatch", style={"backgroundColor": colour})
+
+
+def glossary_sections() -> list:
+    kpi_rows = [html.Tr([html.Td(spec.label, className="fw-semibold"), html.Td(spec.definition),
+                         html.Td("higher" if spec.higher_is_better else "lower")]) for spec in KPI_SPECS]
+    kpis = dbc.Card([dbc.CardHeader(html.H6("KPIs", className="mb-0")), dbc.CardBody([
+        html.P(f"Every KPI card also shows the change versus the preceding range of equal length. Sales "
+               f"exclude returned and same-day-cancelled orders. Repeat-rate target: "
+               f"{REPEAT_RATE_TARGET:.0%}.", className="small"),
+        dbc.Table([html.Thead(html.Tr([html.Th("KPI"), html.Th("Definition"), html.Th("Better when")])),
+                   html.Tbody(kpi_rows)], size="sm", striped=True, className="mb-0"),
+    ])], className="mb-3 shadow-sm", id="glossary-kpis")
+
+    schemes = []
+    for scheme, labels in (*SCHEME_LABELS.items(), ("lifecycle", LIFECYCLE_LABELS)):
+        colours = scheme_colours(scheme)
+        schemes.append(html.Div([
+            html.Span(SCHEME_TITLES.get(scheme, "Lifecycle (monthly)"), className="fw-semibold me-2"),
+            *[html.Span([_swatch(colours[label]), label], className="me-3 text-nowrap") for label in labels],
+        ], className="mb-1 small"))
+    segments_module = _module("segments")
+    rfm_module = _module("rfm")
+    segments = dbc.Card([dbc.CardHeader(html.H6("Segments and their colours", className="mb-0")), dbc.CardBody([
+        *schemes,
+        html.Pre(_doc(segments_module), className="glossary-doc mt-3") if segments_module else None,
+        html.H6("RFM scores", className="mt-3"),
+        html.Pre(_doc(rfm_module), className="glossary-doc") if rfm_module else None,
+    ])], className="mb-3 shadow-sm", id="glossary-segments")
+
+    items = [
+        dbc.AccordionItem(html.Pre(doc, className="glossary-doc mb-0"),
+                          title=f"{fname.replace('_', ' ').capitalize()}  ·  metrics.{module}.{fname}")
+        for module, fname, doc in metric_functions()
+    ]
+    metrics = dbc.Card([dbc.CardHeader(html.H6("Metric definitions", className="mb-0")), dbc.CardBody(
+        dbc.Accordion(items, start_collapsed=True, always_open=True, flush=True))],
+        className="mb-3 shadow-sm", id="glossary-metrics")
+    return [kpis, segments, metrics]

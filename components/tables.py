@@ -1,0 +1,204 @@
+"""Data tables (AG Grid) with sorting, filtering and a server-side "Export CSV" button.
+
+A page registers each table once with :func:`register_table`: an id, a file-name stem and the function
+that returns the table's frame for a filter state. The page's callback fills the grid with
+:func:`table_update`, which also stores the filter query and parameters it used; the shared export
+callback below rebuilds *the same frame* from them and sends it through ``dcc.Download`` as
+spreadsheet-safe CSV (:func:`metrics.export.to_safe_csv`). No page writes export code.
+
+Clicking a ``customer_id`` cell of any table opens that customer's profile (``/customer?id=…``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+import numpy as np
+import pandas as pd
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from components.formatting import D3_FORMATS, fmt_int
+from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
+from metrics.export import export_filename, to_safe_csv
+from metrics.filters import Filters
+
+GRID, EXPORT, DOWNLOAD, PARAMS, CAPTION = "data-table", "table-export", "table-download", "table-params", \
+    "table-caption"
+#: Rows sent to the browser at most; the CSV export always has every row.
+DEFAULT_MAX_ROWS = 2000
+
+
+def grid_id(table_id: str) -> dict[str, str]:
+    return {"type": GRID, "index": table_id}
+
+
+def _id(kind: str, table_id: str) -> dict[str, str]:
+    return {"type": kind, "index": table_id}
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """Where a table's rows come from: ``frame(filters, **params)`` returns the whole table."""
+
+    table_id: str
+    stem: str
+    frame: Callable[..., pd.DataFrame]
+    use_segment: bool = True
+    max_rows: int = DEFAULT_MAX_ROWS
+
+
+_TABLES: dict[str, TableSource] = {}
+
+
+def register_table(table_id: str, frame: Callable[..., pd.DataFrame], *, stem: str, use_segment: bool = True,
+                   max_rows: int = DEFAULT_MAX_ROWS) -> TableSource:
+    """Declare a table (at import time of its page); the id must be unique across the app."""
+    source = TableSource(table_id, stem, frame, use_segment, max_rows)
+    existing = _TABLES.get(table_id)
+    if existing is not None and existing.stem != stem:
+        raise ValueError(f"table id {table_id!r} is already registered for {existing.stem!r}")
+    _TABLES[table_id] = source
+    return source
+
+
+def table_source(table_id: str) -> TableSource:
+    return _TABLES[table_id]
+
+
+def column(field: str, header: str | None = None, fmt: str | None = None, *, link: bool = False,
+           width: int | None = None, pinned: bool = False, tooltip: str | None = None) -> dict[str, Any]:
+    """An AG Grid column: numbers are right-aligned, formatted with d3-format and filtered numerically."""
+    col: dict[str, Any] = {"field": field, "headerName": header or field.replace("_", " ").capitalize()}
+    if fmt is not None:
+        spec = D3_FORMATS.get(fmt, fmt)
+        col["valueFormatter"] = {
+            "function": f"params.value == null ? '' : d3.format('{spec}')(params.value)"}
+        col["type"] = "rightAligned"
+        col["filter"] = "agNumberColumnFilter"
+    if link:
+        col["cellClass"] = "customer-link"
+        col["headerTooltip"] = "Click an id to open the customer's profile"
+    if width:
+        col["minWidth"] = width
+    if pinned:
+        col["pinned"] = "left"
+    if tooltip:
+        col["headerTooltip"] = tooltip
+    return col
+
+
+def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 380,
+               page_size: int = 15) -> html.Div:
+    """Grid + caption + "Export CSV" button + the download and parameter stores of one table."""
+    if table_id not in _TABLES:
+        raise KeyError(f"register the table {table_id!r} with register_table() before laying it out")
+    return html.Div([
+        html.Div([
+            html.Small(id=_id(CAPTION, table_id), className="text-muted table-caption"),
+            dbc.Button("Export CSV", id=_id(EXPORT, table_id), size="sm", color="secondary", outline=True,
+                       className="export-button", n_clicks=0),
+        ], className="d-flex justify-content-between align-items-center mb-1"),
+        dag.AgGrid(
+            id=grid_id(table_id),
+            columnDefs=columns,
+            rowData=[],
+            defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+            dashGridOptions={"pagination": True, "paginationPageSize": page_size,
+                             "paginationPageSizeSelector": [15, 50, 200], "enableCellTextSelection": True,
+                             "tooltipShowDelay": 300, "animateRows": False,
+                             "localeText": {"noRowsToShow": "No rows match these filters"}},
+            columnSize="responsiveSizeToFit",
+            style={"height": f"{height}px", "width": "100%"},
+        ),
+        dcc.Download(id=_id(DOWNLOAD, table_id)),
+        dcc.Store(id=_id(PARAMS, table_id)),
+    ], className="data-table")
+
+
+def table_outputs(table_id: str) -> list[Output]:
+    """The three outputs :func:`table_update` fills: rows, the export state and the caption."""
+    return [Output(grid_id(table_id), "rowData"), Output(_id(PARAMS, table_id), "data"),
+            Output(_id(CAPTION, table_id), "children")]
+
+
+def table_frame(table_id: str, query: str | None, params: dict[str, Any] | None = None
+                ) -> tuple[pd.DataFrame, Filters]:
+    """The whole frame of a table for a filter query and parameters (what the grid and CSV show)."""
+    source = _TABLES[table_id]
+    filters = read_filters(query, use_segment=source.use_segment)
+    return source.frame(filters, **(params or {})), filters
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows: missing values become null, dates ISO text."""
+    out = frame.copy()
+    for name in out.columns:
+        series = out[name]
+        if pd.api.types.is_datetime64_any_dtype(series):
+            out[name] = series.dt.strftime("%Y-%m-%d")
+    out = out.astype(object).where(out.notna(), None)
+    rows = out.to_dict("records")
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, (datetime, date)):
+                row[key] = value.isoformat()[:10]
+            elif isinstance(value, np.generic):
+                row[key] = value.item()
+    return rows
+
+
+def table_update(table_id: str, query: str | None, **params: Any) -> tuple[list[dict], dict, str]:
+    """Values for :func:`table_outputs`: the grid rows, the export state, and a caption."""
+    frame, filters = table_frame(table_id, query, params)
+    source = _TABLES[table_id]
+    shown = frame.head(source.max_rows)
+    caption = f"{fmt_int(len(frame))} rows"
+    if len(frame) > len(shown):
+        caption = f"Showing the first {fmt_int(len(shown))} of {fmt_int(len(frame))} rows; the CSV has all"
+    state = {"query": filters.to_query(), "params": params}
+    return records(shown), state, caption
+
+
+@callback(
+    Output({"type": DOWNLOAD, "index": MATCH}, "data"),
+    Input({"type": EXPORT, "index": MATCH}, "n_clicks"),
+    State({"type": PARAMS, "index": MATCH}, "data"),
+    prevent_initial_call=True,
+)
+def export_table(n_clicks: int | None, state: dict | None) -> dict:
+    """Rebuild the frame the grid shows and send it as a CSV file named after the table and filters."""
+    if not n_clicks or not state or not isinstance(ctx.triggered_id, dict):
+        raise PreventUpdate
+    table_id = str(ctx.triggered_id.get("index"))
+    if table_id not in _TABLES:
+        raise PreventUpdate
+    params = state.get("params") if isinstance(state.get("params"), dict) else {}
+    frame, filters = table_frame(table_id, state.get("query") or "", params)
+    return dcc.send_string(to_safe_csv(frame), export_filename(_TABLES[table_id].stem, filters.describe()))
+
+
+@callback(
+    Output(NAV_ID, "href"),
+    Input({"type": GRID, "index": ALL}, "cellClicked"),
+    State(QUERY_STORE, "data"),
+    prevent_initial_call=True,
+)
+def open_customer(_clicks: list, query: str | None) -> str:
+    """A click on a customer id cell opens ``/customer?id=…`` with the current filters."""
+    clicked = ctx.triggered[0].get("value") if ctx.triggered else None
+    if not isinstance(clicked, dict) or clicked.get("colId") != "customer_id":
+        raise PreventUpdate
+    try:
+        customer_id = int(clicked.get("value"))
+    except (TypeError, ValueError) as exc:
+        raise PreventUpdate from exc
+    filters_part = link_query(query).lstrip("?")
+    suffix = f"&{filters_part}" if filters_part else ""
+    return dash.get_relative_path(f"/customer?id={customer_id}{suffix}")

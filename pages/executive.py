@@ -1,0 +1,163 @@
+"""Executive overview: headline KPIs with deltas, repeat rate vs target, order frequency, Prime split,
+segment × country matrix and the segment summary table."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, callback, dcc, html
+
+from components.charts import chart_frame, empty_figure, gauge, style_figure
+from components.colours import BAND_COLOURS, SEQUENTIAL_SCALE, scheme_colours
+from components.formatting import D3_FORMATS, fmt_pct
+from components.kpi import kpi_cards
+from components.state import QUERY_STORE, engine, read_filters
+from components.tables import column, data_table, register_table, table_outputs, table_update
+from metrics.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
+from metrics.labels import SCHEME_TITLES
+from metrics.segments import segment_country_matrix, segment_summary
+
+dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,
+                   segment_filter=True)
+
+SEGMENT_TABLE = "executive-segments"
+register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
+               stem="segment_summary")
+
+MEASURES = {
+    "customers": ("Customers", "int"),
+    "revenue": ("Revenue", "money"),
+    "aov": ("Average order value", "money"),
+    "repeat_rate": ("Repeat purchase rate", "pct"),
+}
+
+SEGMENT_COLUMNS = [
+    column("segment", "Segment", pinned=True, width=150),
+    column("customers", "Customers", "int"),
+    column("customer_share", "% of customers", "pct"),
+    column("orders", "Orders", "int"),
+    column("revenue", "Revenue", "money"),
+    column("revenue_share", "% of revenue", "pct"),
+    column("aov", "AOV", "money"),
+    column("revenue_per_customer", "Revenue / customer", "money"),
+    column("repeat_rate", "Repeat rate", "pct"),
+    column("avg_recency_days", "Avg recency (days)", "float1"),
+]
+
+
+def scheme_dropdown(component_id: str, value: str = "loyalty") -> dcc.Dropdown:
+    return dcc.Dropdown(id=component_id, options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()],
+                        value=value, clearable=False, style={"minWidth": "220px"})
+
+
+def layout(**_query: str) -> html.Div:
+    return html.Div([
+        html.H4("Executive overview", className="page-title"),
+        html.P("How many customers bought, how much they spent and how loyal they are, versus the "
+               "preceding period of equal length.", className="text-muted"),
+        dcc.Loading(dbc.Row(id="executive-kpis", className="row-cols-2 row-cols-md-3 row-cols-xl-5 g-0"),
+                    type="dot", delay_show=250),
+        dbc.Row([
+            dbc.Col(chart_frame("Repeat purchase rate", f"Are we at the {REPEAT_RATE_TARGET:.0%} repeat "
+                                "target? Share of customers with 2+ orders.", "executive-gauge", height=280),
+                    lg=4, className="mb-3"),
+            dbc.Col(chart_frame("Order frequency", "How many orders does a customer place in the range?",
+                                "executive-bands", height=280), lg=4, className="mb-3"),
+            dbc.Col(chart_frame("Prime vs Non-Prime", "What share of customers and revenue is Prime?",
+                                "executive-prime", height=280), lg=4, className="mb-3"),
+        ]),
+        dbc.Row(dbc.Col(chart_frame(
+            "Segment × country", "Where do the segments live, and how do they perform by country?",
+            "executive-matrix", height=420,
+            controls=html.Div([
+                html.Span("Segments", className="small me-2"), scheme_dropdown("executive-scheme"),
+                html.Span("Measure", className="small mx-2"),
+                dcc.Dropdown(id="executive-measure", value="customers", clearable=False,
+                             options=[{"label": v[0], "value": k} for k, v in MEASURES.items()],
+                             style={"minWidth": "200px"}),
+            ], className="d-flex align-items-center flex-wrap gap-1"),
+        ), className="mb-3")),
+        dbc.Row(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.H6("Segment summary", className="mb-0"),
+                            html.Small("Which segments bring the customers and the revenue? (segments as "
+                                       "chosen above)", className="text-muted")]),
+            dbc.CardBody(data_table(SEGMENT_TABLE, SEGMENT_COLUMNS, height=330)),
+        ], className="shadow-sm"), className="mb-3")),
+    ])
+
+
+@callback(
+    Output("executive-kpis", "children"), Output("executive-gauge", "figure"),
+    Output("executive-bands", "figure"), Output("executive-prime", "figure"),
+    Input(QUERY_STORE, "data"),
+)
+def update_overview(query: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    summary = kpi_summary(eng, filters)
+    values = kpis(eng, filters)
+    cards = kpi_cards(summary)
+    if values["total_orders"] == 0:
+        return cards, empty_figure(height=280), empty_figure(height=280), empty_figure(height=280)
+    return (cards, gauge(values["repeat_purchase_rate"], REPEAT_RATE_TARGET),
+            bands_figure(frequency_bands(eng, filters)), prime_figure(segment_summary(eng, filters, "prime")))
+
+
+def bands_figure(bands) -> go.Figure:
+    fig = go.Figure(go.Bar(
+        x=bands.band, y=bands.customers, marker_color=[BAND_COLOURS[b] for b in bands.band],
+        text=[fmt_pct(s) for s in bands.customer_share], textposition="outside",
+        customdata=bands[["orders", "revenue"]],
+        hovertemplate="%{x} orders: %{y:,} customers<br>%{customdata[0]:,} orders · "
+                      "%{customdata[1]:$,.0f} revenue<extra></extra>",
+    ))
+    fig.update_xaxes(title="Orders per customer", type="category")
+    fig.update_yaxes(title="Customers")
+    return style_figure(fig, height=280, legend=False)
+
+
+def prime_figure(prime) -> go.Figure:
+    colours = scheme_colours("prime")
+    fig = go.Figure(go.Pie(
+        labels=prime.segment, values=prime.customers, hole=0.55, sort=False,
+        marker={"colors": [colours[s] for s in prime.segment]},
+        customdata=prime[["revenue", "revenue_share"]],
+        texttemplate="%{label}<br>%{percent}",
+        hovertemplate="%{label}: %{value:,} customers (%{percent})<br>%{customdata[0]:$,.0f} revenue "
+                      "(%{customdata[1]:.1%})<extra></extra>",
+    ))
+    return style_figure(fig, height=280, legend=False)
+
+
+@callback(
+    Output("executive-matrix", "figure"), *table_outputs(SEGMENT_TABLE),
+    Input(QUERY_STORE, "data"), Input("executive-scheme", "value"), Input("executive-measure", "value"),
+)
+def update_segments(query: str | None, scheme: str | None, measure: str | None):
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    measure = measure if measure in MEASURES else "customers"
+    filters = read_filters(query)
+    matrix = segment_country_matrix(engine(), filters, scheme)
+    table = table_update(SEGMENT_TABLE, query, scheme=scheme)
+    if matrix.empty:
+        return (empty_figure(height=420), *table)
+    return (matrix_figure(matrix, scheme, measure), *table)
+
+
+def matrix_figure(matrix, scheme: str, measure: str) -> go.Figure:
+    title, fmt = MEASURES[measure]
+    spec = D3_FORMATS[fmt]
+    segments = [s for s in scheme_colours(scheme) if s in set(matrix.segment)]
+    fig = go.Figure(go.Heatmap(
+        x=matrix.country, y=matrix.segment, z=matrix[measure], colorscale=SEQUENTIAL_SCALE,
+        colorbar={"title": {"text": title}, "tickformat": spec},
+        texttemplate=f"%{{z:{spec if fmt != 'money' else '$,.0f'}}}", textfont={"size": 11},
+        customdata=matrix[["customers"]],
+        hovertemplate=f"%{{y}} · %{{x}}<br>{title}: %{{z:{spec}}}<br>%{{customdata[0]:,}} customers"
+                      "<extra></extra>",
+        xgap=2, ygap=2,
+    ))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(segments)), title="")
+    fig.update_xaxes(title="", tickangle=-30)
+    return style_figure(fig, height=420, legend=False)
