@@ -75,10 +75,14 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
     e = filtered_engagement(engine, filters)
     labels = customer_segments(engine, filters.without_segment(), scheme)
     joined = e.left_join(labels, e.customer_id == labels.customer_id).select(
-        e.month, e.customer_id, *[e[m] for m in ENGAGEMENT_MEASURES],
-        segment=labels.segment.fill_null(ibis.literal(NO_ORDERS_LABEL)))
+        e.month,
+        e.customer_id,
+        *[e[m] for m in ENGAGEMENT_MEASURES],
+        segment=labels.segment.fill_null(ibis.literal(NO_ORDERS_LABEL)),
+    )
     grouped = joined.group_by("month", "segment").aggregate(
-        customers=joined.customer_id.nunique(), **{m: joined[m].sum() for m in ENGAGEMENT_MEASURES})
+        customers=joined.customer_id.nunique(), **{m: joined[m].sum() for m in ENGAGEMENT_MEASURES}
+    )
     frame = engine.execute(grouped)
     frame["month"] = as_timestamps(frame["month"]).to_numpy()
     segments = pd.DataFrame({"segment": pd.Series([*SCHEME_LABELS[scheme], NO_ORDERS_LABEL], dtype="str")})
@@ -87,8 +91,20 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
     out[counts] = out[counts].fillna(0).astype("int64")
     out["open_rate"] = ratio(out.emails_opened, out.emails_sent)
     out["visits_per_customer"] = ratio(out.web_visits, out.customers)
-    return out[["month", "segment", "customers", "emails_sent", "emails_opened", "open_rate", "web_visits",
-                "visits_per_customer", "cart_adds", "cart_abandons"]]
+    return out[
+        [
+            "month",
+            "segment",
+            "customers",
+            "emails_sent",
+            "emails_opened",
+            "open_rate",
+            "web_visits",
+            "visits_per_customer",
+            "cart_adds",
+            "cart_abandons",
+        ]
+    ]
 
 
 def _customer_engagement(engine: Engine, filters: Filters) -> ir.Table:
@@ -105,21 +121,28 @@ def _customer_engagement(engine: Engine, filters: Filters) -> ir.Table:
 @memoized
 def prospects_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Prospects versus buyers among the selected customers. Rows ``group`` = "Prospects" (no valid order
-    ever up to the as-of date, signed up by then) and "Buyers" (at least one valid order ever up to the
-    as-of date); columns ``people``, ``engaged`` (active engagement in the range), ``with_cart_abandon``
-    (≥ 1 cart abandon in the range), ``cart_abandons``, ``web_visits`` (sums over the range) and
-    ``abandon_share`` = with_cart_abandon / people. Both rows always present."""
+    ever up to the as-of date) and "Buyers" (at least one valid order ever up to the as-of date).
+
+    A prospect counts when they signed up by the as-of date or have engagement rows in the range
+    (engagement is monthly, so a range ending on the 2nd includes the month's row of someone who signed up
+    on the 4th; they are then counted, as they are in :func:`cart_abandoners`).
+
+    Columns ``people``, ``engaged`` (active engagement in the range), ``with_cart_abandon`` (≥ 1 cart
+    abandon in the range), ``cart_abandons``, ``web_visits`` (sums over the range) and ``abandon_share`` =
+    with_cart_abandon / people. Both rows always present."""
     people = filtered_customers(engine, filters)
     buyers = buyer_ids(engine, filters)
     people = people.mutate(is_buyer=people.customer_id.isin(buyers.customer_id))
-    people = people.filter(people.is_buyer | (people.signup_date <= ibis.literal(filters.as_of)))
     per_customer = _customer_engagement(engine, filters)
     joined = people.left_join(per_customer, people.customer_id == per_customer.customer_id).select(
         people.is_buyer,
+        counted=people.is_buyer | (people.signup_date <= ibis.literal(filters.as_of))
+        | per_customer.customer_id.notnull(),
         cart_abandons=per_customer.cart_abandons.fill_null(0),
         web_visits=per_customer.web_visits.fill_null(0),
         engaged=per_customer.active_months.fill_null(0) > 0,
     )
+    joined = joined.filter(joined.counted)
     grouped = joined.group_by("is_buyer").aggregate(
         people=joined.count(),
         engaged=joined.engaged.cast("int64").sum(),
@@ -143,12 +166,19 @@ def cart_abandoners(engine: Engine, filters: Filters, limit: int = 100) -> pd.Da
     ``cart_abandons``, ``web_visits``, ``last_active_month`` (last month of the range with active
     engagement, empty if none). Only prospects with ≥ 1 abandon; ordered by abandons, then web visits
     (both descending), then customer_id; at most ``limit`` rows."""
-    columns = {"customer_id": "int64", "name": "str", "country": "str", "cart_abandons": "int64",
-               "web_visits": "int64", "last_active_month": "datetime64[ns]"}
+    columns = {
+        "customer_id": "int64",
+        "name": "str",
+        "country": "str",
+        "cart_abandons": "int64",
+        "web_visits": "int64",
+        "last_active_month": "datetime64[ns]",
+    }
     per_customer = _customer_engagement(engine, filters)
     people = prospects(engine, filters)
     joined = per_customer.filter(per_customer.cart_abandons > 0).inner_join(
-        people.select("customer_id", "name", "country"), "customer_id")
+        people.select("customer_id", "name", "country"), "customer_id"
+    )
     ranked = joined.order_by([ibis.desc("cart_abandons"), ibis.desc("web_visits"), "customer_id"])
     frame = engine.execute(ranked.select(*columns).limit(max(int(limit), 0)))
     if frame.empty:
