@@ -22,7 +22,7 @@ def style_figure(fig: go.Figure, *, height: int | None = None, legend: bool = Tr
         font={"family": FONT, "size": 12},
         margin={"l": 48, "r": 16, "t": 28, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0,
-                "title": {"text": ""}},
+                "title": {"text": ""}, "traceorder": "normal"},
         showlegend=legend,
         hoverlabel={"font": {"family": FONT}},
         **({"height": height} if height else {}),
@@ -80,3 +80,31 @@ def gauge(value: float, target: float, *, title: str = "", height: int = 260) ->
     fig.add_annotation(text=f"target {target * 100:.0f} %", x=0.5, y=0.02, xref="paper", yref="paper",
                        showarrow=False, font={"size": 12, "color": "#495057"})
     return fig
+
+
+def segment_figure(frame, x: str, y: str, order: list[str], *, kind: str = "line", y_format: str = ",",
+                   y_title: str = "", x_title: str = "", height: int = 340, hover_name: str = "") -> go.Figure:
+    """One trace per segment label (in ``order``, fixed colours): lines, stacked areas or stacked bars.
+
+    ``frame`` is a long metric frame with a ``segment`` column; labels not in ``order`` follow it.
+    """
+    from components.colours import segment_colour
+
+    labels = list(order) + [s for s in dict.fromkeys(frame["segment"]) if s not in order]
+    fig = go.Figure()
+    for label in labels:
+        part = frame[frame["segment"] == label]
+        if part.empty:
+            continue
+        colour = segment_colour(label)
+        hover = f"{label}<br>%{{x}}<br>{hover_name or y_title}: %{{y:{y_format}}}<extra></extra>"
+        if kind == "bar":
+            fig.add_bar(x=part[x], y=part[y], name=label, marker_color=colour, hovertemplate=hover)
+        else:
+            fig.add_scatter(x=part[x], y=part[y], name=label, mode="lines", line={"color": colour, "width": 2},
+                            stackgroup="one" if kind == "area" else None, hovertemplate=hover)
+    if kind == "bar":
+        fig.update_layout(barmode="stack", bargap=0.15)
+    fig.update_yaxes(title=y_title, tickformat=y_format if y_format != "," else None)
+    fig.update_xaxes(title=x_title)
+    return style_figure(fig, height=height)

@@ -46,6 +46,8 @@ SEGMENT_COLOURS: dict[str, str] = {
     # lifecycle (New, VIP, At Risk above)
     "Regular": GREEN,
     "Inactive": PALE_GREY,
+    # customers with engagement but no order in the range (metrics.engagement.NO_ORDERS_LABEL)
+    "No orders in range": "#000000",
 }
 
 #: Other fixed categories shown in charts.

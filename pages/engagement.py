@@ -1,0 +1,179 @@
+"""Engagement & activity: who is active month by month, what each segment orders, when customers buy,
+how they respond to email and the web site, and the prospects who browse without buying."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, callback, dcc, html
+
+from components.charts import chart_frame, empty_figure, segment_figure, style_figure
+from components.colours import SEQUENTIAL_SCALE, scheme_colours
+from components.formatting import fmt_int, fmt_pct
+from components.state import QUERY_STORE, engine, read_filters
+from components.tables import column, data_table, register_table, table_outputs, table_update
+from metrics.activity import (
+    MONTH_NAMES,
+    WEEKDAY_NAMES,
+    activity_heatmap_weekday_hour,
+    activity_heatmap_year_month,
+    monthly_active_customers,
+)
+from metrics.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
+from metrics.kpis import kpis
+from metrics.labels import SCHEME_TITLES
+from metrics.trends import trend_by_segment
+
+dash.register_page(__name__, path="/engagement", name="Engagement & activity", order=10,
+                   title="Engagement & activity · Customer Intelligence", segment_filter=True)
+
+ABANDONERS_TABLE = "engagement-cart-abandoners"
+register_table(ABANDONERS_TABLE, lambda filters: cart_abandoners(engine(), filters, limit=500),
+               stem="cart_abandoners")
+ABANDONER_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=150),
+    column("country", "Country"),
+    column("cart_abandons", "Cart abandons", "int"),
+    column("web_visits", "Web visits", "int"),
+    column("last_active_month", "Last active month"),
+]
+MEASURE_TITLES = {"orders": "Orders", "revenue": "Revenue"}
+
+
+def layout(**_query: str) -> html.Div:
+    scheme_picker = html.Div([
+        html.Span("Break down by", className="small me-2"),
+        dcc.Dropdown(id="engagement-scheme", value="loyalty", clearable=False,
+                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()],
+                     style={"minWidth": "220px"}),
+    ], className="d-flex align-items-center")
+    measure_picker = dbc.RadioItems(id="engagement-measure", value="orders", inline=True,
+                                    options=[{"label": v, "value": k} for k, v in MEASURE_TITLES.items()])
+    return html.Div([
+        html.Div([
+            html.Div([html.H4("Engagement & activity", className="page-title"),
+                      html.P("Who is active, when they buy, and how they respond to email and the web site.",
+                             className="text-muted mb-2")]),
+            scheme_picker,
+        ], className="d-flex justify-content-between align-items-end flex-wrap gap-2 mb-2"),
+        dbc.Row([
+            dbc.Col(chart_frame("Monthly active customers (30 d)",
+                                "How many customers of each segment bought in the 30 days before each month end?",
+                                "engagement-mac"), lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Orders by segment", "How many valid orders does each segment place per month?",
+                                "engagement-orders"), lg=6, className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col(chart_frame("Activity by year and month", "Which months are busy, and is that changing "
+                                "year over year?", "engagement-year-month", controls=measure_picker),
+                    lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Activity by weekday and hour", "On which days and at what times do customers "
+                                "buy?", "engagement-weekday-hour"), lg=6, className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col(chart_frame("Email open rate", "Which segments open our emails? (opened / sent, by month)",
+                                "engagement-open-rate"), lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Web visits per customer", "How often does each segment visit the web site?",
+                                "engagement-visits"), lg=6, className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("Cohort retention", className="mb-0"),
+                                html.Small("Of the customers who first bought in a month, what share buys again "
+                                           "k months later?", className="text-muted")]),
+                dbc.CardBody(html.Div("The cohort-retention metric is not available yet.",
+                                      className="empty-state", id="engagement-cohorts")),
+            ], className="shadow-sm h-100"), className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("Prospects vs buyers", className="mb-0"),
+                                html.Small("How many people browse or abandon carts without ever buying?",
+                                           className="text-muted")]),
+                dbc.CardBody(dcc.Loading(html.Div(id="engagement-prospects"), delay_show=250)),
+            ], className="shadow-sm h-100"), lg=4, className="mb-3"),
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("Cart abandoners who never bought", className="mb-0"),
+                                html.Small("Whom should a win-over campaign target? (top 500 by abandons)",
+                                           className="text-muted")]),
+                dbc.CardBody(data_table(ABANDONERS_TABLE, ABANDONER_COLUMNS, height=330)),
+            ], className="shadow-sm h-100"), lg=8, className="mb-3"),
+        ]),
+    ])
+
+
+@callback(
+    Output("engagement-mac", "figure"), Output("engagement-orders", "figure"),
+    Output("engagement-open-rate", "figure"), Output("engagement-visits", "figure"),
+    Input(QUERY_STORE, "data"), Input("engagement-scheme", "value"),
+)
+def update_segments(query: str | None, scheme: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    order = [*scheme_colours(scheme), NO_ORDERS_LABEL]
+    if kpis(eng, filters)["total_orders"] == 0:
+        return (empty_figure(),) * 4
+    mac = monthly_active_customers(eng, filters, scheme)
+    orders = trend_by_segment(eng, filters, "orders", "month", scheme)
+    emails = engagement_by_segment(eng, filters, scheme)
+    return (
+        segment_figure(mac, "month", "customers", order, kind="area", y_title="Active customers"),
+        segment_figure(orders, "period", "value", order, kind="bar", y_title="Orders"),
+        segment_figure(emails, "month", "open_rate", order, y_format=".0%", y_title="Open rate")
+        if not emails.empty else empty_figure("No engagement data for these filters"),
+        segment_figure(emails, "month", "visits_per_customer", order, y_format=".1f",
+                       y_title="Visits per customer") if not emails.empty
+        else empty_figure("No engagement data for these filters"),
+    )
+
+
+@callback(
+    Output("engagement-year-month", "figure"), Output("engagement-weekday-hour", "figure"),
+    Input(QUERY_STORE, "data"), Input("engagement-measure", "value"),
+)
+def update_heatmaps(query: str | None, measure: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    measure = measure if measure in MEASURE_TITLES else "orders"
+    if kpis(eng, filters)["total_orders"] == 0:
+        return empty_figure(), empty_figure()
+    year_month = activity_heatmap_year_month(eng, filters, measure)
+    weekday_hour = activity_heatmap_weekday_hour(eng, filters, measure)
+    value_format = "$,.0f" if measure == "revenue" else ",.0f"
+    title = MEASURE_TITLES[measure]
+    ym = go.Figure(go.Heatmap(
+        x=[MONTH_NAMES[m - 1] for m in year_month.month], y=year_month.year.astype(str), z=year_month.value,
+        colorscale=SEQUENTIAL_SCALE, colorbar={"title": {"text": title}}, xgap=2, ygap=2,
+        hovertemplate=f"%{{x}} %{{y}}: %{{z:{value_format}}}<extra></extra>",
+    ))
+    ym.update_yaxes(type="category", autorange="reversed")
+    ym.update_xaxes(categoryorder="array", categoryarray=list(MONTH_NAMES))
+    wh = go.Figure(go.Heatmap(
+        x=weekday_hour.hour, y=[WEEKDAY_NAMES[d] for d in weekday_hour.day_of_week], z=weekday_hour.value,
+        colorscale=SEQUENTIAL_SCALE, colorbar={"title": {"text": title}}, xgap=1, ygap=1,
+        hovertemplate=f"%{{y}} %{{x}}:00: %{{z:{value_format}}}<extra></extra>",
+    ))
+    wh.update_yaxes(categoryorder="array", categoryarray=list(reversed(WEEKDAY_NAMES)))
+    wh.update_xaxes(title="Hour of the day", dtick=2)
+    return style_figure(ym, legend=False), style_figure(wh, legend=False)
+
+
+@callback(Output("engagement-prospects", "children"), *table_outputs(ABANDONERS_TABLE),
+          Input(QUERY_STORE, "data"))
+def update_prospects(query: str | None):
+    filters = read_filters(query)
+    summary = prospects_summary(engine(), filters)
+    rows = [html.Tr([html.Td(r.group, className="fw-semibold"), html.Td(fmt_int(r.people)),
+                     html.Td(fmt_int(r.engaged)), html.Td(fmt_pct(r.abandon_share)),
+                     html.Td(fmt_int(r.cart_abandons))]) for r in summary.itertuples(index=False)]
+    table = dbc.Table([
+        html.Thead(html.Tr([html.Th("Group"), html.Th("People"), html.Th("Engaged"),
+                            html.Th("Abandoned a cart"), html.Th("Cart abandons")])),
+        html.Tbody(rows),
+    ], size="sm", className="mb-1", id="engagement-prospects-table")
+    note = html.Small("Prospects have never placed a valid order; engaged = a web visit, an opened email or "
+                      "a cart add in the range.", className="text-muted")
+    return (html.Div([table, note]), *table_update(ABANDONERS_TABLE, query))

@@ -1,0 +1,181 @@
+"""Segmentation: the income × spending-score quadrants, who the customers are (gender, age, preferred
+category), lifecycle segments month by month and each segment's monthly performance."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, callback, dcc, html
+
+from components.charts import chart_frame, empty_figure, segment_figure, style_figure
+from components.colours import SERIES_COLOURS, scheme_colours
+from components.state import QUERY_STORE, engine, read_filters
+from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
+from metrics.demographics import DIMENSION_TITLES, demographics, income_spending_medians, income_spending_points
+from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
+from metrics.kpis import kpis
+from metrics.labels import LIFECYCLE_LABELS, SCHEME_TITLES
+from metrics.lifecycle import lifecycle_by_month
+from metrics.trends import trend_by_segment
+
+dash.register_page(__name__, path="/segmentation", name="Segmentation", order=40,
+                   title="Segmentation · Customer Intelligence", segment_filter=False)
+
+#: This page compares all segments, so it ignores a segment filter (the selector is hidden here).
+USE_SEGMENT = False
+SCATTER_SAMPLE = 3000
+
+DEMOGRAPHICS_TABLE = "segmentation-demographics"
+register_table(DEMOGRAPHICS_TABLE, lambda filters, dimension="gender": demographics(engine(), filters, dimension),
+               stem="customers_by_attribute", use_segment=USE_SEGMENT)
+
+#: Monthly performance measures: (title, source, column, y-format). Sources are metric functions below.
+PERFORMANCE = {
+    "customers": ("Customers (size)", "trend", "customers", ","),
+    "orders": ("Orders", "trend", "orders", ","),
+    "revenue": ("Revenue", "trend", "revenue", "$,.0f"),
+    "open_rate": ("Email open rate", "engagement", "open_rate", ".0%"),
+    "visits_per_customer": ("Web visits per customer", "engagement", "visits_per_customer", ".1f"),
+}
+
+
+def _dropdown(component_id: str, options: dict[str, str], value: str, width: int = 200) -> dcc.Dropdown:
+    return dcc.Dropdown(id=component_id, value=value, clearable=False, style={"minWidth": f"{width}px"},
+                        options=[{"label": v, "value": k} for k, v in options.items()])
+
+
+def layout(**_query: str) -> html.Div:
+    performance_controls = html.Div([
+        html.Span("Segments", className="small me-2"),
+        _dropdown("segmentation-scheme", SCHEME_TITLES, "loyalty", 220),
+        html.Span("Measure", className="small mx-2"),
+        _dropdown("segmentation-measure", {k: v[0] for k, v in PERFORMANCE.items()}, "customers", 220),
+    ], className="d-flex align-items-center flex-wrap gap-1")
+    return html.Div([
+        html.H4("Segmentation", className="page-title"),
+        html.P("Who the customers are and how each segment performs over time. This page compares all "
+               "segments, so the segment filter does not apply here.", className="text-muted"),
+        dbc.Row([
+            dbc.Col(chart_frame("Income × spending score", "Which customers earn and spend a lot, and which earn "
+                                "a lot but spend little? (quadrants split at the medians)", "segmentation-quadrants",
+                                height=400), lg=7, className="mb-3"),
+            dbc.Col(chart_frame("Lifecycle segments by month", "How many customers are new, VIP, regular, at "
+                                "risk or inactive at each month end?", "segmentation-lifecycle", height=400),
+                    lg=5, className="mb-3"),
+        ]),
+        dbc.Row([
+            dbc.Col(chart_frame("Gender", "Who buys, and who brings the revenue?", "segmentation-gender",
+                                height=280), lg=4, className="mb-3"),
+            dbc.Col(chart_frame("Age group", "Which age groups buy, and who brings the revenue?",
+                                "segmentation-age", height=280), lg=4, className="mb-3"),
+            dbc.Col(chart_frame("Preferred category", "Which categories do our customers prefer?",
+                                "segmentation-category", height=280), lg=4, className="mb-3"),
+        ]),
+        dbc.Row(dbc.Col(chart_frame("Segment monthly performance", "How does each segment's size, sales and "
+                                    "engagement develop month by month?", "segmentation-performance", height=380,
+                                    controls=performance_controls), className="mb-3")),
+        dbc.Row(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.H6("Customers by attribute", className="mb-0"),
+                            html.Small("How do customers, orders and revenue split by one attribute?",
+                                       className="text-muted")]),
+            dbc.CardBody([
+                html.Div(_dropdown("segmentation-dimension", DIMENSION_TITLES, "gender"), className="mb-2",
+                         style={"maxWidth": "280px"}),
+                data_table(DEMOGRAPHICS_TABLE, demographics_columns("gender"), height=330),
+            ]),
+        ], className="shadow-sm"), className="mb-3")),
+    ])
+
+
+def demographics_columns(dimension: str) -> list[dict]:
+    return [
+        column(dimension, DIMENSION_TITLES.get(dimension, dimension), pinned=True, width=150),
+        column("customers", "Customers", "int"),
+        column("share", "% of customers", "pct"),
+        column("orders", "Orders", "int"),
+        column("revenue", "Revenue", "money"),
+        column("revenue_share", "% of revenue", "pct"),
+        column("aov", "AOV", "money"),
+        column("revenue_per_customer", "Revenue / customer", "money"),
+    ]
+
+
+def share_bars(frame, dimension: str) -> go.Figure:
+    """Share of customers and of revenue per attribute value, side by side."""
+    fig = go.Figure()
+    for name, col, colour in (("Customers", "share", SERIES_COLOURS[0]),
+                              ("Revenue", "revenue_share", SERIES_COLOURS[1])):
+        fig.add_bar(x=frame[dimension], y=frame[col], name=f"% of {name.lower()}", marker_color=colour,
+                    customdata=frame[["customers", "revenue"]],
+                    hovertemplate="%{x}: %{y:.1%} of " + name.lower() +
+                                  "<br>%{customdata[0]:,} customers · %{customdata[1]:$,.0f}<extra></extra>")
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(type="category")
+    return style_figure(fig, height=280)
+
+
+@callback(
+    Output("segmentation-quadrants", "figure"), Output("segmentation-lifecycle", "figure"),
+    Output("segmentation-gender", "figure"), Output("segmentation-age", "figure"),
+    Output("segmentation-category", "figure"),
+    Input(QUERY_STORE, "data"),
+)
+def update_overview(query: str | None):
+    eng = engine()
+    filters = read_filters(query, use_segment=USE_SEGMENT)
+    if kpis(eng, filters)["total_orders"] == 0:
+        return (empty_figure(height=400), empty_figure(height=400), empty_figure(height=280),
+                empty_figure(height=280), empty_figure(height=280))
+    points = income_spending_points(eng, filters, sample=SCATTER_SAMPLE)
+    medians = income_spending_medians(eng, filters)
+    quadrants = go.Figure()
+    for label, colour in scheme_colours("income_spending").items():
+        part = points[points.segment == label]
+        quadrants.add_scatter(
+            x=part.annual_income, y=part.spending_score, mode="markers", name=label,
+            marker={"color": colour, "size": 5, "opacity": 0.6}, customdata=part[["customer_id", "revenue"]],
+            hovertemplate="Customer %{customdata[0]}<br>income %{x:$,.0f} · score %{y}<br>"
+                          "revenue %{customdata[1]:$,.2f}<extra>" + label + "</extra>")
+    quadrants.add_vline(x=medians["annual_income"], line={"dash": "dash", "color": "#495057", "width": 1})
+    quadrants.add_hline(y=medians["spending_score"], line={"dash": "dash", "color": "#495057", "width": 1})
+    quadrants.update_xaxes(title="Annual income", tickformat="$,.0f")
+    quadrants.update_yaxes(title="Spending score (1–100)")
+    style_figure(quadrants, height=400)
+
+    life = lifecycle_by_month(eng, filters)
+    lifecycle = segment_figure(life, "month", "customers", list(LIFECYCLE_LABELS), kind="area",
+                               y_title="Customers", height=400)
+    return (quadrants, lifecycle, share_bars(demographics(eng, filters, "gender"), "gender"),
+            share_bars(demographics(eng, filters, "age_group"), "age_group"),
+            share_bars(demographics(eng, filters, "preferred_category"), "preferred_category"))
+
+
+@callback(
+    Output("segmentation-performance", "figure"),
+    Input(QUERY_STORE, "data"), Input("segmentation-scheme", "value"), Input("segmentation-measure", "value"),
+)
+def update_performance(query: str | None, scheme: str | None, measure: str | None):
+    eng = engine()
+    filters = read_filters(query, use_segment=USE_SEGMENT)
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    measure = measure if measure in PERFORMANCE else "customers"
+    if kpis(eng, filters)["total_orders"] == 0:
+        return empty_figure(height=380)
+    title, source, col, y_format = PERFORMANCE[measure]
+    order = list(scheme_colours(scheme))
+    if source == "trend":
+        frame = trend_by_segment(eng, filters, col, "month", scheme)
+        return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380)
+    frame = engagement_by_segment(eng, filters, scheme)
+    return segment_figure(frame, "month", col, [*order, NO_ORDERS_LABEL], y_format=y_format, y_title=title,
+                          height=380)
+
+
+@callback(Output(grid_id(DEMOGRAPHICS_TABLE), "columnDefs"),
+          *table_outputs(DEMOGRAPHICS_TABLE),
+          Input(QUERY_STORE, "data"), Input("segmentation-dimension", "value"))
+def update_table(query: str | None, dimension: str | None):
+    dimension = dimension if dimension in DIMENSION_TITLES else "gender"
+    return (demographics_columns(dimension), *table_update(DEMOGRAPHICS_TABLE, query, dimension=dimension))
+
