@@ -59,10 +59,14 @@ REPEAT_METRICS: dict[str, RepeatMetric] = {
 }
 
 
-@memoized
 def new_repeat_summary(engine: Engine, filters: Filters) -> dict[str, float]:
     """The values of :data:`REPEAT_METRICS` (plus ``orders`` and ``revenue``) for one filter state, as a
     dict of floats; all zeros for an empty selection. Definitions in the module docstring."""
+    return dict(_new_repeat_summary(engine, filters))  # a copy: callers may not alter the cached dict
+
+
+@memoized
+def _new_repeat_summary(engine: Engine, filters: Filters) -> dict[str, float]:
     mart = customer_mart(engine, filters)
     row = engine.execute(mart.aggregate(
         customers=mart.count(),

@@ -171,6 +171,7 @@ def check_metric(metric: str, allowed: tuple[str, ...] | None = None) -> None:
         raise ValueError(f"unknown trend metric {metric!r}; choose from {', '.join(allowed)}")
 
 
+@memoized
 def trend(engine: Engine, filters: Filters, metric: str = "revenue", grain: str = "month") -> pd.DataFrame:
     """One metric of :data:`TREND_METRICS` per period: columns ``period`` (start of the period, a
     timestamp) and ``value`` (float). Every period the range touches is present; ratios are 0 where their

@@ -47,7 +47,8 @@ def test_heatmaps_match_pandas(data_engine):  # noqa: F811
 
 def test_monthly_active_customers_match_pandas(data_engine):  # noqa: F811
     frames = load_frames(data_engine)
-    for filters in filter_cases(data_engine)[1:]:
+    cases = filter_cases(data_engine)
+    for filters in (cases[1], cases[4]):  # a year of everyone, a Non-Prime quarter of two countries
         valid = ref_orders(frames, filters)
         for scheme in ("prime", "loyalty"):
             labels = data_engine.execute(customer_segments(data_engine, filters, scheme))
@@ -138,3 +139,13 @@ def test_evaluation_dates_cover_every_month():
     dates = evaluation_dates(Filters(date(2024, 1, 15), date(2024, 3, 10)))
     assert dates.as_of.tolist() == [date(2024, 1, 31), date(2024, 2, 29), date(2024, 3, 10)]
     assert dates.window_start.tolist() == [d - timedelta(days=29) for d in dates.as_of]
+
+
+def test_segment_filter_leaves_only_that_segment(data_engine):  # noqa: F811
+    base = filter_cases(data_engine)[1]
+    top = base.with_segment("loyalty", "Top Tier")
+    got = monthly_active_customers(data_engine, top, "loyalty")
+    assert got[got.segment != "Top Tier"].customers.sum() == 0
+    unfiltered = monthly_active_customers(data_engine, base, "loyalty")
+    np.testing.assert_array_equal(got[got.segment == "Top Tier"].customers,
+                                  unfiltered[unfiltered.segment == "Top Tier"].customers)

@@ -210,3 +210,14 @@ def test_empty_selection(hand):
     assert summary.group.tolist() == ["Prospects", "Buyers"] and summary.people.sum() == 0
     empty = cart_abandoners(hand, nobody)
     assert empty.empty and empty.columns.tolist()[:2] == ["customer_id", "name"]
+
+
+def test_segment_filter_leaves_only_that_segment(data_engine):  # noqa: F811
+    base = filter_cases(data_engine)[1]
+    top = base.with_segment("loyalty", "Top Tier")
+    got = engagement_by_segment(data_engine, top, "loyalty")
+    assert got[got.segment != "Top Tier"].customers.sum() == 0
+    unfiltered = engagement_by_segment(data_engine, base, "loyalty")
+    pd.testing.assert_frame_equal(got[got.segment == "Top Tier"].reset_index(drop=True),
+                                  unfiltered[unfiltered.segment == "Top Tier"].reset_index(drop=True))
+    assert prospects_summary(data_engine, top).set_index("group").loc["Prospects", "people"] == 0

