@@ -26,10 +26,11 @@ def delta_style(delta_pct: float | None, higher_is_better: bool = True) -> tuple
 
 def kpi_card(label: str, value: float, previous: float | None = None, delta_pct: float | None = None,
              fmt: str = "int", higher_is_better: bool = True, *, key: str | None = None,
-             definition: str | None = None) -> dbc.Card:
+             definition: str | None = None, accent: str | None = None) -> dbc.Card:
     """One KPI: label, formatted value, and "▲ +12.3 % vs previous period (1,234)".
 
-    The raw value is kept in the ``data-value`` attribute (the browser tests compare it exactly).
+    The raw value is kept in the ``data-value`` attribute (the browser tests compare it exactly);
+    ``accent`` colours the card's left edge (e.g. the segment colour).
     """
     arrow, colour = delta_style(delta_pct, higher_is_better)
     if previous is None:
@@ -50,6 +51,7 @@ def kpi_card(label: str, value: float, previous: float | None = None, delta_pct:
             html.Div(delta_line, className="kpi-delta-line small"),
         ], title=definition or label)),
         className="kpi-card h-100 shadow-sm",
+        **({"style": {"borderLeftColor": accent}} if accent else {}),
     )
 
 
@@ -62,3 +64,12 @@ def kpi_cards(summary: pd.DataFrame) -> list[dbc.Col]:
                         key=row.key, definition=row.definition)
         cols.append(dbc.Col(card, className="p-1"))
     return cols
+
+
+def relative_change(value: float, previous: float) -> float | None:
+    """(value − previous) / previous for a card's delta line; None when there is nothing to compare with.
+
+    The same rule as :func:`metrics.kpis.kpi_summary` (no percentage against a zero previous value)."""
+    if previous is None or pd.isna(previous) or previous == 0 or value is None or pd.isna(value):
+        return None
+    return (float(value) - float(previous)) / float(previous)

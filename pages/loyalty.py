@@ -1,0 +1,220 @@
+"""Loyalty: loyalty-tier sizes and their change, new / repeat / potential customers, a trend chart with
+selectable metrics and grain (brand view or per segment), segment details, and a recommended action per
+tier with an exportable audience list."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, callback, dcc, html
+
+from components.charts import chart_frame, empty_figure, segment_figure, style_figure
+from components.colours import SERIES_COLOURS, scheme_colours
+from components.formatting import fmt_pct
+from components.kpi import kpi_card, relative_change
+from components.state import QUERY_STORE, engine, read_filters
+from components.tables import column, data_table, register_table, table_outputs, table_update
+from metrics.kpis import kpis
+from metrics.labels import SCHEME_LABELS
+from metrics.mart import customer_mart_frame
+from metrics.repeat import REPEAT_METRICS, new_repeat_summary
+from metrics.segments import segment_summary
+from metrics.trends import GRAINS, SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+
+dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
+                   title="Loyalty · Customer Intelligence", segment_filter=True)
+
+TIERS = SCHEME_LABELS["loyalty"]
+#: What to do with each loyalty tier (shown next to its audience list).
+ACTIONS: dict[str, str] = {
+    "Top Tier": "Reward and retain: early access, loyalty perks and referral asks. They buy at full price, "
+                "so avoid blanket discounts.",
+    "Promising": "Nurture the second and third order: onboarding series, recommendations from their "
+                 "preferred category, a small incentive on the next order.",
+    "At-Risk": "Win them back before they lapse: personalised reminders and a time-limited offer on the "
+               "categories they bought; ask why they stopped.",
+    "Hibernating": "Low-cost reactivation: one win-back campaign, then reduce email frequency for those who "
+                   "do not respond.",
+}
+AUDIENCE_COLUMNS = ("customer_id", "name", "country", "is_prime", "orders", "revenue", "first_order_date",
+                    "last_order_date", "recency_days")
+REPEAT_CARDS = ("new_customers", "repeat_customers", "repeat_rate", "repeat_orders", "repeat_sales",
+                "repeat_sales_share", "potential_customers", "avg_repeat_interval_days")
+
+SEGMENTS_TABLE = "loyalty-segments"
+AUDIENCE_TABLE = "loyalty-audience"
+register_table(SEGMENTS_TABLE, lambda filters: segment_summary(engine(), filters, "loyalty"),
+               stem="loyalty_tiers")
+register_table(AUDIENCE_TABLE,
+               lambda filters, tier="At-Risk": customer_mart_frame(
+                   engine(), filters.with_segment("loyalty", tier))[list(AUDIENCE_COLUMNS)],
+               stem="audience", use_segment=False, max_rows=1000)
+
+SEGMENT_COLUMNS = [
+    column("segment", "Tier", pinned=True, width=130),
+    column("customers", "Customers", "int"),
+    column("customer_share", "% of customers", "pct"),
+    column("orders", "Orders", "int"),
+    column("revenue", "Revenue", "money"),
+    column("revenue_share", "% of revenue", "pct"),
+    column("aov", "AOV", "money"),
+    column("revenue_per_customer", "Revenue / customer", "money"),
+    column("repeat_rate", "Repeat rate", "pct"),
+    column("avg_recency_days", "Avg recency (days)", "float1"),
+]
+AUDIENCE_GRID_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=150),
+    column("country", "Country"),
+    column("is_prime", "Prime"),
+    column("orders", "Orders", "int"),
+    column("revenue", "Revenue", "money"),
+    column("first_order_date", "First order"),
+    column("last_order_date", "Last order"),
+    column("recency_days", "Days since last order", "int"),
+]
+
+
+def _options(mapping: dict[str, object]) -> list[dict[str, str]]:
+    return [{"label": getattr(v, "label", str(v)), "value": k} for k, v in mapping.items()]
+
+
+def layout(**_query: str) -> html.Div:
+    trend_controls = html.Div([
+        dbc.RadioItems(id="loyalty-view", value="brand", inline=True, className="me-3",
+                       options=[{"label": "Brand view", "value": "brand"},
+                                {"label": "Segment view", "value": "segment"}]),
+        html.Span("Metric", className="small me-1"),
+        dcc.Dropdown(id="loyalty-primary", value="revenue", clearable=False, options=_options(TREND_METRICS),
+                     style={"minWidth": "190px"}),
+        html.Span("vs", className="small mx-1", id="loyalty-secondary-label"),
+        dcc.Dropdown(id="loyalty-secondary", value="customers", clearable=True, placeholder="(none)",
+                     options=_options(TREND_METRICS), style={"minWidth": "190px"}),
+        html.Span("Grain", className="small mx-1"),
+        dcc.Dropdown(id="loyalty-grain", value="month", clearable=False, style={"minWidth": "120px"},
+                     options=[{"label": g.capitalize() + "ly" if g != "day" else g, "value": g} for g in GRAINS]),
+    ], className="d-flex align-items-center flex-wrap gap-1")
+    return html.Div([
+        html.H4("Loyalty", className="page-title"),
+        html.P("How loyal the customer base is, how that changes against the preceding period, and what to do "
+               "with each loyalty tier.", className="text-muted"),
+        html.H6("Loyalty tiers (RFM)", className="mt-2"),
+        dcc.Loading(dbc.Row(id="loyalty-tiers", className="row-cols-2 row-cols-lg-4 g-0"), type="dot",
+                    delay_show=250),
+        html.H6("New, repeat and potential customers", className="mt-3"),
+        dcc.Loading(dbc.Row(id="loyalty-repeat", className="row-cols-2 row-cols-md-4 g-0"), type="dot",
+                    delay_show=250),
+        dbc.Row(dbc.Col(chart_frame("Trend", "How do the chosen metrics develop over time, for the whole brand "
+                                    "or per loyalty tier?", "loyalty-trend", height=380,
+                                    controls=trend_controls), className="my-3")),
+        dbc.Row([
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("Tier details", className="mb-0"),
+                                html.Small("How big is each tier and what does it bring?", className="text-muted")]),
+                dbc.CardBody(data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260)),
+            ], className="shadow-sm h-100"), lg=12, className="mb-3"),
+        ]),
+        dbc.Row(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.H6("Predictive CLV: growing, maintaining, declining", className="mb-0"),
+                            html.Small("Which customers will spend more next year than last year?",
+                                       className="text-muted")]),
+            dbc.CardBody(html.Div("The predictive CLV metrics (BG/NBD × Gamma-Gamma per customer) are not "
+                                  "available yet.", className="empty-state", id="loyalty-clv")),
+        ], className="shadow-sm"), className="mb-3")),
+        dbc.Row(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.H6("Recommended action and audience", className="mb-0"),
+                            html.Small("What should we do with each tier, and whom exactly does that reach?",
+                                       className="text-muted")]),
+            dbc.CardBody([
+                dbc.RadioItems(id="loyalty-tier", value="At-Risk", inline=True, className="mb-2",
+                               options=[{"label": t, "value": t} for t in TIERS]),
+                dbc.Alert(id="loyalty-action", color="info", className="py-2"),
+                data_table(AUDIENCE_TABLE, AUDIENCE_GRID_COLUMNS, height=360),
+            ]),
+        ], className="shadow-sm"), className="mb-3")),
+    ])
+
+
+@callback(Output("loyalty-tiers", "children"), Output("loyalty-repeat", "children"), *table_outputs(SEGMENTS_TABLE),
+          Input(QUERY_STORE, "data"))
+def update_tiers(query: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    current = segment_summary(eng, filters, "loyalty").set_index("segment")
+    before = segment_summary(eng, filters.previous(), "loyalty").set_index("segment")
+    tiers = []
+    for tier in TIERS:
+        now, then = current.loc[tier], before.loc[tier]
+        card = kpi_card(f"{tier} · {fmt_pct(now.customer_share)} of customers", now.customers, then.customers,
+                        relative_change(now.customers, then.customers), "int", tier != "Hibernating" and
+                        tier != "At-Risk", key=f"tier-{tier}",
+                        definition=f"{tier}: customers in the tier now vs the preceding period",
+                        accent=scheme_colours("loyalty")[tier])
+        tiers.append(dbc.Col(card, className="p-1"))
+    summary, previous = new_repeat_summary(eng, filters), new_repeat_summary(eng, filters.previous())
+    repeat_cards = []
+    for key in REPEAT_CARDS:
+        spec = REPEAT_METRICS[key]
+        fmt = spec.fmt if spec.fmt in ("int", "money", "pct") else "float"
+        higher_is_better = key != "avg_repeat_interval_days"
+        label = spec.label + (" (days)" if spec.fmt == "days" else "")
+        repeat_cards.append(dbc.Col(kpi_card(label, summary[key], previous[key],
+                                             relative_change(summary[key], previous[key]), fmt, higher_is_better,
+                                             key=f"repeat-{key}", definition=spec.definition), className="p-1"))
+    return (tiers, repeat_cards, *table_update(SEGMENTS_TABLE, query))
+
+
+@callback(
+    Output("loyalty-trend", "figure"), Output("loyalty-primary", "options"), Output("loyalty-secondary", "disabled"),
+    Input(QUERY_STORE, "data"), Input("loyalty-view", "value"), Input("loyalty-primary", "value"),
+    Input("loyalty-secondary", "value"), Input("loyalty-grain", "value"),
+)
+def update_trend(query: str | None, view: str | None, primary: str | None, secondary: str | None,
+                 grain: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    grain = grain if grain in GRAINS else "month"
+    segment_view = view == "segment"
+    allowed = SEGMENT_TREND_METRICS if segment_view else tuple(TREND_METRICS)
+    options = [{"label": TREND_METRICS[m].label, "value": m} for m in allowed]
+    primary = primary if primary in allowed else allowed[0]
+    if kpis(eng, filters)["total_orders"] == 0:
+        return empty_figure(height=380), options, segment_view
+    spec = TREND_METRICS[primary]
+    if segment_view:
+        frame = trend_by_segment(eng, filters, primary, grain, "loyalty")
+        fig = segment_figure(frame, "period", "value", list(TIERS), kind="bar", y_title=spec.label,
+                             y_format=_d3(spec.fmt), height=380)
+        return fig, options, True
+    fig = go.Figure()
+    first = trend(eng, filters, primary, grain)
+    fig.add_scatter(x=first.period, y=first.value, name=spec.label, mode="lines+markers",
+                    line={"color": SERIES_COLOURS[0], "width": 2},
+                    hovertemplate=f"%{{x|%Y-%m-%d}}<br>{spec.label}: %{{y:{_d3(spec.fmt)}}}<extra></extra>")
+    fig.update_yaxes(title=spec.label, tickformat=_d3(spec.fmt, axis=True))
+    if secondary in TREND_METRICS and secondary != primary:
+        other = TREND_METRICS[secondary]
+        second = trend(eng, filters, secondary, grain)
+        fig.add_scatter(x=second.period, y=second.value, name=other.label, mode="lines", yaxis="y2",
+                        line={"color": SERIES_COLOURS[1], "width": 2, "dash": "dot"},
+                        hovertemplate=f"%{{x|%Y-%m-%d}}<br>{other.label}: %{{y:{_d3(other.fmt)}}}<extra></extra>")
+        fig.update_layout(yaxis2={"title": other.label, "overlaying": "y", "side": "right", "showgrid": False,
+                                  "tickformat": _d3(other.fmt, axis=True)})
+    return style_figure(fig, height=380), options, False
+
+
+def _d3(fmt: str, axis: bool = False) -> str:
+    if fmt == "money":
+        return "$,.0f" if axis else "$,.2f"
+    if fmt == "pct":
+        return ".0%" if axis else ".1%"
+    return ",.0f" if axis else ",.2f" if fmt not in ("int",) else ","
+
+
+@callback(Output("loyalty-action", "children"), *table_outputs(AUDIENCE_TABLE),
+          Input(QUERY_STORE, "data"), Input("loyalty-tier", "value"))
+def update_audience(query: str | None, tier: str | None):
+    tier = tier if tier in TIERS else "At-Risk"
+    action = [html.Strong(f"{tier}: "), ACTIONS[tier]]
+    return (action, *table_update(AUDIENCE_TABLE, query, tier=tier))
