@@ -16,6 +16,8 @@ from metrics.selection import filtered_orders
 
 #: Customers whose last valid order is within this many days of the as-of date are "active".
 ACTIVE_WINDOW_DAYS = 30
+#: Money amounts are in currency units with cents.
+MONEY_DECIMALS = 2
 
 DIMENSION_COLUMNS = (
     "name", "gender", "age", "age_group", "city", "signup_date", "annual_income", "spending_score",
@@ -41,9 +43,11 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     per_customer = orders.group_by("customer_id").aggregate(
         orders=orders.count(),
         order_days=orders.order_date.nunique(),
-        revenue=orders.net_revenue.sum(),
-        gross_amount=orders.gross_amount.sum(),
-        discount_amount=orders.discount_amount.sum(),
+        # Money sums rounded to the cent: a float sum depends on the engine's summation order, and
+        # customers whose revenue is "equal" must tie (M score, discount share) on every backend.
+        revenue=orders.net_revenue.sum().round(MONEY_DECIMALS),
+        gross_amount=orders.gross_amount.sum().round(MONEY_DECIMALS),
+        discount_amount=orders.discount_amount.sum().round(MONEY_DECIMALS),
         promo_orders=orders.promo_used.cast("int64").sum(),
         first_order_date=orders.order_date.min(),
         last_order_date=orders.order_date.max(),
