@@ -57,7 +57,7 @@ class ResultCache:
 def memoized(fn: Callable[P, R]) -> Callable[P, R]:
     """Memoise ``fn(engine, filters, *args, **kwargs)`` in ``engine.cache``.
 
-    DataFrame results are copied on the way out so callers cannot alter the cached value.
+    DataFrame, dict and list results are copied on the way out so callers cannot alter the cached value.
     """
 
     @functools.wraps(fn)
@@ -65,8 +65,9 @@ def memoized(fn: Callable[P, R]) -> Callable[P, R]:
         engine = args[0]
         key = (fn.__module__, fn.__qualname__, args[1:], tuple(sorted(kwargs.items())))
         value = engine.cache.get_or_compute(key, lambda: fn(*args, **kwargs))  # type: ignore[attr-defined]
-        copy = getattr(value, "copy", None)
-        return copy() if callable(copy) and hasattr(value, "columns") else value
+        if isinstance(value, dict | list) or hasattr(value, "columns"):
+            return value.copy()  # type: ignore[union-attr]
+        return value
 
     wrapper.uncached = fn  # type: ignore[attr-defined]
     return wrapper

@@ -62,7 +62,7 @@ def dates_frame(start: date, end: date) -> pd.DataFrame:
         "date": days.date, "year": days.year.astype("int32"), "quarter": days.quarter.astype("int32"),
         "month": days.month.astype("int32"), "month_name": days.strftime("%B"),
         "iso_week": days.isocalendar().week.astype("int32").to_numpy(),
-        "day_of_week": days.dayofweek.astype("int32"), "is_weekend": days.dayofweek >= 5,
+        "day_of_week": days.day_of_week.astype("int32"), "is_weekend": days.day_of_week >= 5,
     })
 
 
