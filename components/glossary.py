@@ -31,7 +31,8 @@ def _module(name: str) -> ModuleType | None:
 
 
 def metric_functions() -> list[tuple[str, str, str]]:
-    """(module, function name, docstring) of every public metric ``(engine, filters, ...)`` function."""
+    """(module, function name, docstring) of every public metric ``(engine, filters, ...)`` function that
+    returns numbers or a frame (helpers returning Ibis tables are left out)."""
     out = []
     for name in METRIC_MODULES:
         module = _module(name)
@@ -44,7 +45,8 @@ def metric_functions() -> list[tuple[str, str, str]]:
                 params = list(inspect.signature(fn).parameters)
             except (TypeError, ValueError):
                 continue
-            if params[:2] == ["engine", "filters"] and _doc(fn):
+            returns = str(inspect.signature(fn).return_annotation)
+            if params[:2] == ["engine", "filters"] and _doc(fn) and "Table" not in returns:
                 out.append((name, fname, _doc(fn)))
     return out
 

@@ -1,0 +1,284 @@
+"""The dashboard without a browser: every page builds, every callback returns figures and tables for the
+default and for an empty selection, the filter bar keeps URL and controls in step, exports rebuild the
+table's frame, the served HTML loads nothing from outside, and pages do no data work of their own."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+from contextvars import copy_context
+from datetime import timedelta
+from pathlib import Path
+
+import dash
+import plotly.graph_objects as go
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+from dash.exceptions import PreventUpdate
+
+from metrics.engine import Engine
+from metrics.export import export_filename, to_safe_csv
+from metrics.filters import Filters
+from metrics.kpis import kpis
+from metrics.segments import segment_summary
+from metrics.selection import default_filters
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_FILES = sorted((ROOT / "pages").glob("[!_]*.py"))
+EMPTY_TEXT = "No orders match these filters"
+
+
+@pytest.fixture(scope="module")
+def app_module(generated_dir: Path):
+    """The app over the session's generated data (the engine follows CUSTINTEL_DATA_DIR)."""
+    previous = os.environ.get("CUSTINTEL_DATA_DIR")
+    os.environ["CUSTINTEL_DATA_DIR"] = str(generated_dir)
+    try:
+        yield importlib.import_module("app")
+    finally:
+        if previous is None:
+            os.environ.pop("CUSTINTEL_DATA_DIR", None)
+        else:
+            os.environ["CUSTINTEL_DATA_DIR"] = previous
+
+
+@pytest.fixture(scope="module")
+def engine(app_module) -> Engine:
+    from components.state import engine as app_engine
+
+    return app_engine()
+
+
+@pytest.fixture(scope="module")
+def empty_query(engine: Engine) -> str:
+    """A one-day, one-country selection without orders."""
+    lo, _ = engine.date_bounds()
+    for offset in range(120):
+        day = lo + timedelta(days=offset)
+        for country in engine.countries():
+            filters = Filters(day, day, "Prime", (country,))
+            if kpis(engine, filters)["total_orders"] == 0:
+                return filters.to_query()
+    pytest.skip("no empty selection found")
+
+
+def page_module(name: str):
+    return importlib.import_module(f"pages.{name}")
+
+
+def run_with_trigger(fn, prop_ids: list[str], *args, **kwargs):
+    """Call a callback that reads ``dash.ctx`` as if ``prop_ids`` had triggered it."""
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": p, "value": None} for p in prop_ids]))
+        return fn(*args, **kwargs)
+
+    return copy_context().run(run)
+
+
+def figures_in(value) -> list[go.Figure]:
+    values = value if isinstance(value, tuple) else (value,)
+    return [v for v in values if isinstance(v, go.Figure)]
+
+
+def figure_text(fig: go.Figure) -> str:
+    return " ".join(a.text or "" for a in fig.layout.annotations)
+
+
+# ----- app shell ------------------------------------------------------------------------------------------
+
+def test_every_page_is_registered_and_its_layout_builds(app_module):
+    paths = {page["path"] for page in dash.page_registry.values()}
+    assert {"/", "/engagement", "/risk", "/loyalty", "/segmentation", "/customer", "/glossary"} <= paths
+    for page in dash.page_registry.values():
+        layout = page["layout"]
+        component = layout() if callable(layout) else layout
+        assert component is not None and page["name"]
+    assert page_module("customer").layout(id="12") is not None
+
+
+def test_served_html_loads_no_external_asset(app_module):
+    client = app_module.server.test_client()
+    html = client.get("/").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert "/vendor/bootstrap.min.css" in assets
+    for asset in assets:
+        assert not asset.startswith(("http:", "https:", "//")), f"external asset {asset}"
+    assert "https://" not in html.split("<body>")[0].replace('content="', "")
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    css = client.get("/vendor/bootstrap.min.css").get_data(as_text=True)
+    assert ".btn" in css and "@import" not in css
+
+
+def test_health_endpoint(app_module, engine: Engine):
+    body = app_module.server.test_client().get("/health").get_json()
+    lo, hi = engine.date_bounds()
+    assert body["status"] == "ok" and body["data_from"] == lo.isoformat() and body["data_to"] == hi.isoformat()
+
+
+def test_dash_layout_and_callbacks_answer_through_the_server(app_module):
+    client = app_module.server.test_client()
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.get("/_dash-dependencies").status_code == 200
+
+
+# ----- page callbacks -------------------------------------------------------------------------------------
+
+PAGE_CALLBACKS = {
+    "executive": [("update_overview", ()), ("update_segments", ("rfm", "revenue"))],
+    "engagement": [("update_segments", ("behaviour",)), ("update_heatmaps", ("revenue",)),
+                   ("update_prospects", ())],
+    "segmentation": [("update_overview", ()), ("update_performance", ("loyalty", "open_rate")),
+                     ("update_performance", ("prime", "revenue")), ("update_table", ("age_group",))],
+    "loyalty": [("update_tiers", ()), ("update_trend", ("brand", "revenue", "customers", "quarter")),
+                ("update_trend", ("segment", "orders", None, "week")), ("update_audience", ("Top Tier",))],
+    "risk": [("update_behaviour", ())],
+    "customer": [("update_customer", (None,))],
+}
+
+
+@pytest.mark.parametrize(("page", "name", "args"),
+                         [(p, n, a) for p, calls in PAGE_CALLBACKS.items() for n, a in calls])
+def test_page_callbacks_return_figures_for_default_and_empty_filters(app_module, engine, empty_query, page,
+                                                                     name, args):
+    fn = getattr(page_module(page), name)
+    default = fn(default_filters(engine).to_query(), *args)
+    for fig in figures_in(default):
+        assert fig.data, f"{page}.{name}: an empty figure for the default filters"
+    empty = fn(empty_query, *args)
+    for fig in figures_in(empty):
+        assert not fig.data and EMPTY_TEXT in figure_text(fig), f"{page}.{name}: no empty state"
+
+
+def test_page_callbacks_wait_for_the_filter_bar(app_module):
+    with pytest.raises(PreventUpdate):
+        page_module("executive").update_overview(None)
+
+
+def test_executive_kpi_cards_show_the_kpis(app_module, engine):
+    filters = Filters(*engine.date_bounds(), prime="Prime")
+    cards = page_module("executive").update_overview(filters.to_query())[0]
+    shown = {}
+    for col in cards:
+        value_div = col.children.children.children.children[1]  # Col > Card > CardBody > Div > [label, value]
+        shown[getattr(value_div, "data-kpi")] = float(getattr(value_div, "data-value"))
+    assert shown == pytest.approx(kpis(engine, filters))
+
+
+def test_segmentation_ignores_a_segment_filter(app_module, engine):
+    filters = default_filters(engine)
+    with_segment = filters.with_segment("loyalty", "Top Tier").to_query()
+    seg = page_module("segmentation")
+    assert seg.update_table(with_segment, "gender")[1] == seg.update_table(filters.to_query(), "gender")[1]
+
+
+# ----- filter bar -----------------------------------------------------------------------------------------
+
+def test_filter_bar_reads_the_url_and_corrects_invalid_values(app_module, engine):
+    from components import filter_bar
+
+    out = run_with_trigger(filter_bar.sync_filters, ["url.search"],
+                           "?start=2023-02-30&end=2023-01-31&prime=Gold&country=Atlantis&id=7",
+                           None, None, "All", [], None, None, 0)
+    search, query, start, end, prime, countries, _scheme, _segment, _options, notices = out
+    state_filters = Filters.from_query(query, default_filters(engine))[0]
+    assert search == f"?{query}" and query.endswith("&id=7")
+    assert (start, end, prime, countries) == (state_filters.start.isoformat(), "2023-01-31", "All", [])
+    assert notices is not None and "corrected" in str(notices)
+
+
+def test_filter_bar_writes_controls_to_the_url(app_module, engine):
+    from components import filter_bar
+
+    country = engine.countries()[0]
+    out = run_with_trigger(filter_bar.sync_filters, ["filter-prime.value"], "?start=2023-01-01&end=2023-12-31",
+                           "2023-01-01", "2023-12-31", "Prime", [country], "loyalty", "Top Tier", 0)
+    expected = Filters("2023-01-01", "2023-12-31", "Prime", (country,), "loyalty", "Top Tier").to_query()
+    assert out[0] == f"?{expected}" and out[1] == expected and out[9] is None
+
+    changed_scheme = run_with_trigger(filter_bar.sync_filters, ["filter-scheme.value"], f"?{expected}",
+                                      "2023-01-01", "2023-12-31", "Prime", [country], "rfm", "Top Tier", 0)
+    assert "scheme" not in changed_scheme[1] and changed_scheme[7] is None  # a new scheme clears the label
+    assert {o["value"] for o in changed_scheme[8]} >= {"Champions", "Lost"}
+
+    reset = run_with_trigger(filter_bar.sync_filters, ["filter-reset.n_clicks"], f"?{expected}&id=3",
+                             "2023-01-01", "2023-12-31", "Prime", [country], "loyalty", "Top Tier", 1)
+    assert reset[1] == f"{default_filters(engine).to_query()}&id=3"
+
+
+def test_navbar_links_carry_filters_but_not_page_keys(app_module):
+    from components import filter_bar
+
+    def run():
+        context_value.set(AttributeDict(triggered_inputs=[], outputs_list=[
+            {"id": {"type": "nav-link", "index": "/"}, "property": "href"},
+            {"id": {"type": "nav-link", "index": "/loyalty"}, "property": "href"}]))
+        return filter_bar.carry_query("start=2023-01-01&end=2023-02-01&id=5")
+
+    assert copy_context().run(run) == ["/?start=2023-01-01&end=2023-02-01", "/loyalty?start=2023-01-01&end=2023-02-01"]
+
+
+# ----- tables ---------------------------------------------------------------------------------------------
+
+def test_csv_export_rebuilds_the_frame_the_table_shows(app_module, engine):
+    from components import tables
+
+    filters = Filters(*engine.date_bounds(), prime="Non-Prime")
+    rows, state, _caption = tables.table_update("executive-segments", filters.to_query(), scheme="rfm")
+    expected = segment_summary(engine, filters, "rfm")
+    assert [r["segment"] for r in rows] == list(expected.segment)
+    sent = run_with_trigger(tables.export_table, ['{"index":"executive-segments","type":"table-export"}.n_clicks'],
+                            1, state)
+    assert sent["filename"] == export_filename("segment_summary", filters.describe())
+    assert sent["content"] == to_safe_csv(expected)
+
+
+def test_every_registered_table_fills_for_default_and_empty_filters(app_module, engine, empty_query):
+    from components import tables
+
+    for table_id in list(tables._TABLES):
+        rows, state, caption = tables.table_update(table_id, default_filters(engine).to_query())
+        assert isinstance(rows, list) and state["query"] and caption
+        empty_rows, _, _ = tables.table_update(table_id, empty_query)
+        assert isinstance(empty_rows, list)
+
+
+def test_a_customer_id_click_opens_the_profile_with_the_filters(app_module):
+    from components import tables
+
+    click = {"value": 42, "colId": "customer_id", "rowIndex": 0}
+
+    def run(value):
+        context_value.set(AttributeDict(triggered_inputs=[
+            {"prop_id": '{"index":"t","type":"data-table"}.cellClicked', "value": value}]))
+        return tables.open_customer([value], "start=2023-01-01&end=2023-02-01&id=9")
+
+    assert copy_context().run(run, click) == "/customer?id=42&start=2023-01-01&end=2023-02-01"
+    with pytest.raises(PreventUpdate):
+        copy_context().run(run, {"value": "x", "colId": "name"})
+
+
+# ----- static rules -----------------------------------------------------------------------------------------
+
+FORBIDDEN_MODULES = {"ibis", "duckdb", "sqlalchemy", "pyspark", "sqlite3"}
+FORBIDDEN_CALLS = {"groupby", "group_by", "aggregate", "agg", "pivot_table", "resample", "execute", "sql",
+                   "sum", "mean", "median", "cumsum", "value_counts", "merge"}
+
+
+@pytest.mark.parametrize("path", [*PAGE_FILES, *sorted((ROOT / "components").glob("[!_]*.py"))],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_pages_and_components_do_no_data_work(path: Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            names = {(node.module or "").split(".")[0]}
+        else:
+            names = set()
+        assert not names & FORBIDDEN_MODULES, f"{path.name} imports {names & FORBIDDEN_MODULES}"
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            assert node.func.attr not in FORBIDDEN_CALLS, f"{path.name}:{node.lineno} calls .{node.func.attr}()"
