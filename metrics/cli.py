@@ -1,0 +1,470 @@
+"""``custintel``: one command line for the project.
+
+Subcommands (each has ``--help``)::
+
+    custintel generate  [--orders N] [--data-dir DIR] ...     synthetic data (generate_data.py)
+    custintel import    ORDERS.csv [--customers FILE] ...     your own transactions (metrics.ingest)
+    custintel validate  [--data-dir DIR]                      check a data folder against the contract
+    custintel export    TABLE [filters] [-o out.csv]          any metric table for a filter state
+    custintel export    --list                                the tables export knows
+    custintel serve     [--gunicorn --workers N --threads N]  run the dashboard
+
+Exit codes: 0 success, 1 failure (invalid data, failed import, unknown table), 2 usage error (bad or
+missing arguments), 3 import refused because too many rows were rejected. Errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import ipaddress
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from metrics.settings import BACKENDS, PROJECT_ROOT, load_settings
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
+PROG = "custintel"
+
+
+class CliError(Exception):
+    """A failure to report on stderr with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILURE):
+        super().__init__(message)
+        self.code = code
+
+
+# ----- export registry -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """A metric table ``export`` can write: ``target`` is ``"module:function"`` of ``(engine, filters, **opts)``.
+
+    ``options`` are the CLI options the function takes (``scheme``, ``grain``, ``dimension``,
+    ``measure``), passed as keyword arguments of the same name.
+    """
+
+    target: str
+    description: str
+    options: tuple[str, ...] = ()
+
+    def load(self) -> Callable[..., Any]:
+        module_name, _, attribute = self.target.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute)
+
+    def available(self) -> bool:
+        try:
+            self.load()
+        except (ImportError, AttributeError):
+            return False
+        return True
+
+
+#: Every table ``custintel export`` knows, by name. Add an entry here when a metric should be exportable;
+#: entries whose module is missing are listed as unavailable rather than breaking the CLI.
+EXPORTS: dict[str, ExportSpec] = {
+    "kpi_summary": ExportSpec("metrics.kpis:kpi_summary",
+                              "KPI cards: value, previous period and change for every headline KPI"),
+    "kpis": ExportSpec("metrics.kpis:kpis", "headline KPIs of the filter state as one row"),
+    "frequency_bands": ExportSpec("metrics.kpis:frequency_bands",
+                                  "customers and revenue by order-count band (1, 2-3, 4-5, 6+)"),
+    "segment_summary": ExportSpec("metrics.segments:segment_summary",
+                                  "one row per segment of a scheme: customers, revenue, AOV, repeat rate ...",
+                                  ("scheme",)),
+    "segment_country_matrix": ExportSpec("metrics.segments:segment_country_matrix",
+                                         "segment x country: customers, revenue, AOV, repeat rate", ("scheme",)),
+    "new_repeat_summary": ExportSpec("metrics.repeat:new_repeat_summary",
+                                     "new, potential and repeat customers / orders / sales"),
+    "period_sales": ExportSpec("metrics.trends:period_sales",
+                               "sales, orders, customers and AOV per period", ("grain",)),
+    "monthly_active_customers": ExportSpec("metrics.activity:monthly_active_customers",
+                                           "monthly active customers (30 d) by segment", ("scheme",)),
+    "activity_heatmap_year_month": ExportSpec("metrics.activity:activity_heatmap_year_month",
+                                              "orders or revenue by year x month", ("measure",)),
+    "activity_heatmap_weekday_hour": ExportSpec("metrics.activity:activity_heatmap_weekday_hour",
+                                                "orders or revenue by weekday x hour", ("measure",)),
+    "engagement_by_segment": ExportSpec("metrics.engagement:engagement_by_segment",
+                                        "email open rate and web visits by month and segment", ("scheme",)),
+    "prospects_summary": ExportSpec("metrics.engagement:prospects_summary",
+                                    "people who signed up but never bought"),
+    "cart_abandoners": ExportSpec("metrics.engagement:cart_abandoners", "prospects who abandoned carts"),
+    "lifecycle_by_month": ExportSpec("metrics.lifecycle:lifecycle_by_month",
+                                     "lifecycle segment sizes at each month end"),
+    "demographics": ExportSpec("metrics.demographics:demographics",
+                               "customers and revenue by gender, age group, ...", ("dimension",)),
+}
+
+
+def _as_frame(value: Any) -> pd.DataFrame:
+    """Metric results as a table: frames as they are, a dict or scalar as one row, a series as columns."""
+    if isinstance(value, pd.DataFrame):
+        return value
+    if isinstance(value, pd.Series):
+        return value.to_frame().reset_index()
+    if isinstance(value, dict):
+        return pd.DataFrame([value])
+    return pd.DataFrame({"value": [value]})
+
+
+# ----- argument parsing --------------------------------------------------------------------------------
+
+
+def _date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from exc
+
+
+def _share_arg(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a share: {text!r} (use 0.05 or 5%)") from exc
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"a share must be between 0 and 1 (or 0% and 100%), got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port_arg(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port must be at most 65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Customer Intelligence: generate or import data, validate, export, serve.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage error, 3 import refused (too many bad rows).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def data_dir_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data-dir", help="data folder (default: $CUSTINTEL_DATA_DIR or ./data)")
+
+    g = sub.add_parser("generate", help="write a synthetic data set", description=(
+        "Write a seeded synthetic star schema (same seed and arguments, same bytes)."),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    data_dir_arg(g)
+    g.add_argument("--orders", type=int, default=100_000, help="exact number of orders")
+    g.add_argument("--customers", type=int, default=None, help="people incl. ~15%% prospects (default orders/4)")
+    g.add_argument("--start", type=_date_arg, default=date(2021, 1, 1), help="first order date")
+    g.add_argument("--end", type=_date_arg, default=date(2024, 12, 31), help="last order date")
+    g.add_argument("--seed", type=int, default=42, help="random seed")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    i = sub.add_parser("import", help="import your own transactions (CSV or Parquet)", description=(
+        "Import a transactions file (one row per order or per order line) and optionally a customer file "
+        "into the data folder. Rows that cannot be used are rejected, fixable ones repaired, each counted by "
+        "reason in a report written next to the data folder. The previous data is replaced only when the "
+        "import succeeds."), formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Fields (--map FIELD=COLUMN): " + ", ".join(_field_names("ORDER_FIELDS")) +
+               "\nCustomer fields (--customer-map): " + ", ".join(_field_names("CUSTOMER_FIELDS")) +
+               "\nExample: custintel import sales.csv --map amount=Total --map order_date='Invoice Date' "
+               "--dayfirst --decimal ,")
+    i.add_argument("orders_file", help="transactions file (.csv, .csv.gz, .parquet)")
+    data_dir_arg(i)
+    i.add_argument("--customers", dest="customers_file", help="optional customer file (.csv, .parquet)")
+    i.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="which column holds a field of the orders file (repeatable)")
+    i.add_argument("--customer-map", action="append", default=[], metavar="FIELD=COLUMN",
+                   help="which column holds a field of the customer file (repeatable)")
+    i.add_argument("--mapping", metavar="FILE", help="JSON or TOML file: {orders: {...}, customers: {...}, "
+                   "options: {dayfirst, decimal, delimiter, encoding, grain, amount_kind, max_bad_share}}")
+    i.add_argument("--dayfirst", action="store_true", default=None, help="read 01/02/2024 as 1 February")
+    i.add_argument("--decimal", choices=(".", ","), default=None, help="decimal mark of amounts (default .)")
+    i.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected among , ; tab |)")
+    i.add_argument("--encoding", default=None, help="text encoding of CSV files (default utf-8)")
+    i.add_argument("--grain", choices=("line", "order"), default=None,
+                   help="line (default): rows with the same order id are lines of one order; "
+                        "order: a repeated order id is a duplicate row")
+    i.add_argument("--amount-kind", choices=("net", "gross"), default=None,
+                   help="net (default): amount is what was paid, after discount; gross: before discount")
+    i.add_argument("--max-bad-share", type=_share_arg, default=None,
+                   help="refuse the import when more rows than this share are rejected (default 0.05 = 5%%)")
+    i.add_argument("--today", type=_date_arg, default=None, help=argparse.SUPPRESS)  # tests: fixed "today"
+    i.add_argument("--report", help="report path without extension (default: <data-dir>-import-report)")
+    i.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    v = sub.add_parser("validate", help="check a data folder against the data contract",
+                       description="Load the data folder and check schemas, keys, ranges and dates. Prints OK "
+                                   "or the first problem (table, column, sample rows).")
+    data_dir_arg(v)
+    v.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
+
+    e = sub.add_parser("export", help="write a metric table for a filter state to CSV or Parquet",
+                       description="Export any metric table for a filter state. CSV text cells that a "
+                                   "spreadsheet would run as formulas are neutralised.",
+                       epilog="Example: custintel export segment_summary --scheme loyalty --start 2024-01-01 "
+                              "--end 2024-12-31 --prime Prime --country Germany -o out.csv")
+    e.add_argument("table", nargs="?", help="table name (see --list)")
+    e.add_argument("--list", action="store_true", help="list the tables and exit")
+    data_dir_arg(e)
+    e.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
+    e.add_argument("--start", type=_date_arg, help="first day (default: first order date)")
+    e.add_argument("--end", type=_date_arg, help="last day, the as-of date (default: last order date)")
+    e.add_argument("--prime", choices=("All", "Prime", "Non-Prime"), help="Prime choice (default All)")
+    e.add_argument("--country", action="append", default=[], help="country (repeatable; default all)")
+    e.add_argument("--segment", metavar="SCHEME=LABEL", help="only customers of one segment, "
+                   "e.g. loyalty='Top Tier'")
+    e.add_argument("--query", help="a dashboard link's query string (start=...&prime=...); flags override it")
+    e.add_argument("--scheme", help="segmentation scheme of tables that take one (default loyalty)")
+    e.add_argument("--grain", help="time grain of tables that take one (week, month, quarter, year)")
+    e.add_argument("--dimension", help="dimension of tables that take one (e.g. gender, age_group)")
+    e.add_argument("--measure", help="measure of tables that take one (orders, revenue)")
+    e.add_argument("-o", "--output", help="output file .csv or .parquet (default: CSV on stdout)")
+
+    s = sub.add_parser("serve", help="run the dashboard", description=(
+        "Run the dashboard: Dash's development server by default, gunicorn with --gunicorn. Binds 127.0.0.1 "
+        "unless --host says otherwise; set CUSTINTEL_AUTH=user:password to require a login."))
+    data_dir_arg(s)
+    s.add_argument("--host", default=None, help="bind address (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=_port_arg, default=None, help="port (default 8050)")
+    s.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
+    s.add_argument("--gunicorn", action="store_true", help="serve with gunicorn (production)")
+    s.add_argument("--workers", type=_positive_int, default=2, help="gunicorn worker processes (default 2)")
+    s.add_argument("--threads", type=_positive_int, default=4, help="threads per gunicorn worker (default 4)")
+    s.add_argument("--timeout", type=_positive_int, default=120, help="gunicorn worker timeout, s (default 120)")
+    return parser
+
+
+def _field_names(which: str) -> list[str]:
+    from metrics import ingest
+
+    return list(getattr(ingest, which))
+
+
+# ----- commands ------------------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace, **extra: Any):
+    try:
+        return load_settings(data_dir=getattr(args, "data_dir", None), backend=getattr(args, "backend", None),
+                             **extra)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from generate_data import generate
+
+    settings = _settings(args)
+    try:
+        counts = generate(settings.data_dir, orders=args.orders, customers=args.customers, start=args.start,
+                          end=args.end, seed=args.seed, progress=not args.no_progress)
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    for name, rows in counts.items():
+        print(f"{name:16s} {rows:>12,d} rows")
+    print(f"written to {Path(settings.data_dir).resolve()}")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from metrics import ingest
+
+    settings = _settings(args)
+    try:
+        mapping_file = ingest.load_mapping_file(args.mapping) if args.mapping else {}
+        order_map = {**mapping_file.get("orders", {}), **ingest.parse_map_args(args.map)}
+        customer_map = {**mapping_file.get("customers", {}), **ingest.parse_map_args(args.customer_map)}
+        if customer_map and not args.customers_file:
+            raise CliError("--customer-map needs --customers FILE", EXIT_USAGE)
+        file_options = dict(mapping_file.get("options", {}))
+        unknown = sorted(set(file_options) - {"dayfirst", "decimal", "delimiter", "encoding", "grain",
+                                              "amount_kind", "max_bad_share"})
+        if unknown:
+            raise CliError(f"unknown option(s) in {args.mapping}: {', '.join(unknown)}", EXIT_USAGE)
+        for name in ("dayfirst", "decimal", "delimiter", "encoding", "grain", "amount_kind", "max_bad_share"):
+            value = getattr(args, name)
+            if value is not None:
+                file_options[name] = value
+        if file_options.get("delimiter") in ("\\t", "tab"):
+            file_options["delimiter"] = "\t"
+        options = ingest.ImportOptions(**file_options, today=args.today, progress=not args.no_progress)
+        report = ingest.import_data(args.orders_file, settings.data_dir, customers_path=args.customers_file,
+                                    order_map=order_map, customer_map=customer_map, options=options,
+                                    report_path=args.report)
+    except ingest.ImportRefused as exc:
+        print(exc.report.summary(), file=sys.stderr)
+        raise CliError(f"import refused: {exc}", EXIT_REFUSED) from exc
+    except ingest.IngestError as exc:
+        raise CliError(f"import failed: {exc}", EXIT_FAILURE) from exc
+    except TypeError as exc:  # a mapping-file option of the wrong type
+        raise CliError(f"invalid import options: {exc}", EXIT_USAGE) from exc
+    print(report.summary())
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from metrics.contract import ContractError
+    from metrics.engine import DataNotFoundError, Engine
+
+    settings = _settings(args)
+    try:
+        engine = Engine(settings, validate=True)
+    except DataNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    except ContractError as exc:
+        raise CliError(f"INVALID {settings.data_dir}: {exc}") from exc
+    counts = {name: int(engine.execute(table.count())) for name, table in engine.tables.items()}
+    lo, hi = engine.date_bounds()
+    print(f"OK {settings.data_dir}: " + ", ".join(f"{n} {c:,}" for n, c in counts.items())
+          + f"; orders from {lo} to {hi}")
+    return EXIT_OK
+
+
+def _export_filters(args: argparse.Namespace, engine) -> Any:
+    from metrics.filters import FilterError, Filters
+    from metrics.selection import default_filters
+
+    default = default_filters(engine)
+    known = engine.countries()
+    filters = default
+    if args.query is not None:
+        filters, notices = Filters.from_query(args.query, default, known, engine.date_bounds())
+        for notice in notices:
+            print(f"{PROG} export: note: {notice}", file=sys.stderr)
+    unknown = [c for c in args.country if c not in known]
+    if unknown:
+        shown = ", ".join(known[:30]) + (" ..." if len(known) > 30 else "")
+        raise CliError(f"unknown country {', '.join(map(repr, unknown))}; known: {shown}", EXIT_USAGE)
+    scheme = label = None
+    if args.segment:
+        scheme, sep, label = args.segment.partition("=")
+        if not sep:
+            raise CliError("--segment expects SCHEME=LABEL, e.g. loyalty='Top Tier'", EXIT_USAGE)
+    try:
+        return Filters(
+            start=args.start or filters.start, end=args.end or filters.end, prime=args.prime or filters.prime,
+            countries=tuple(args.country) or filters.countries,
+            segment_scheme=scheme.strip() if scheme else filters.segment_scheme,
+            segment_label=label.strip() if label else filters.segment_label)
+    except FilterError as exc:
+        raise CliError(f"invalid filter: {exc}", EXIT_USAGE) from exc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    if args.list:
+        width = max(map(len, EXPORTS))
+        for name, spec in EXPORTS.items():
+            if spec.available():
+                opts = f" [--{' --'.join(spec.options)}]" if spec.options else ""
+                print(f"{name:<{width}}  {spec.description}{opts}")
+        return EXIT_OK
+    if not args.table:
+        raise CliError("name a table to export (see `custintel export --list`)", EXIT_USAGE)
+    spec = EXPORTS.get(args.table)
+    if spec is None or not spec.available():
+        raise CliError(f"unknown table {args.table!r}; see `custintel export --list`", EXIT_USAGE)
+    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure")
+             if getattr(args, name) is not None}
+    not_taken = sorted(set(extra) - set(spec.options))
+    if not_taken:
+        raise CliError(f"{args.table} does not take --{', --'.join(not_taken)}", EXIT_USAGE)
+
+    from metrics.contract import ContractError
+    from metrics.engine import DataNotFoundError, Engine
+    from metrics.export import write_table
+
+    settings = _settings(args)
+    try:
+        engine = Engine(settings)
+    except (DataNotFoundError, ContractError) as exc:
+        raise CliError(str(exc)) from exc
+    filters = _export_filters(args, engine)
+    try:
+        frame = _as_frame(spec.load()(engine, filters, **extra))
+    except (ValueError, KeyError) as exc:  # e.g. an unknown scheme or grain
+        raise CliError(f"{args.table}: {exc}", EXIT_USAGE) from exc
+    if args.output:
+        try:
+            path = write_table(frame, args.output)
+        except ValueError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
+        print(f"wrote {len(frame):,} rows to {path} ({filters.describe()})", file=sys.stderr)
+    else:
+        from metrics.export import to_safe_csv
+
+        sys.stdout.write(to_safe_csv(frame))
+    return EXIT_OK
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: int) -> list[str]:
+    """The gunicorn command line that serves ``app:server`` (no --preload: each worker opens its own DuckDB)."""
+    return [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+            "--bind", f"{host}:{port}", "--timeout", str(timeout), "--no-control-socket",
+            "--chdir", str(PROJECT_ROOT), "app:server"]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args, host=args.host, port=args.port)
+    env = {"CUSTINTEL_DATA_DIR": settings.data_dir, "CUSTINTEL_BACKEND": settings.backend,
+           "CUSTINTEL_HOST": settings.host, "CUSTINTEL_PORT": str(settings.port)}
+    os.environ.update(env)
+    if not _is_loopback(settings.host) and not settings.auth:
+        print(f"{PROG} serve: warning: listening on {settings.host} without CUSTINTEL_AUTH: anyone who can "
+              "reach this port can read the data.", file=sys.stderr)
+    if args.gunicorn:
+        command = gunicorn_command(settings.host, settings.port, args.workers, args.threads, args.timeout)
+        print(" ".join(command), file=sys.stderr)
+        os.execvpe(command[0], command, os.environ.copy())
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    import app as dash_app  # reads the settings from the environment set above
+
+    dash_app.app.run(host=settings.host, port=settings.port, debug=False)
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": cmd_generate, "import": cmd_import, "validate": cmd_validate, "export": cmd_export,
+    "serve": cmd_serve,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
