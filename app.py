@@ -17,6 +17,7 @@ from dash import dcc, html
 from flask import abort, jsonify, send_from_directory
 
 from components.filter_bar import NAV_LINK, NOTICES, filter_bar
+from components.server import install_security
 from components.state import NAV_ID, QUERY_STORE, URL_ID
 from metrics.engine import DataNotFoundError, get_engine, table_location
 from metrics.schema import TABLES
@@ -55,6 +56,7 @@ app = dash.Dash(
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
+install_security(server, SETTINGS)  # basic auth if CUSTINTEL_AUTH is set; /health stays public
 
 
 @server.route(BOOTSTRAP_URL)
