@@ -5,28 +5,41 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
+import plotly.io as pio
 from dash import dcc, html
 
-from components.colours import OI_VERMILLION, TEAL
+from components.colours import OI_VERMILLION, SERIES_COLOURS, TEAL
 
 EMPTY_MESSAGE = "No orders match these filters"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+TEMPLATE = "custintel"
 
 
-def style_figure(fig: go.Figure, *, height: int | None = None, legend: bool = True) -> go.Figure:
-    """The common look: white template, small margins, horizontal legend on top."""
-    fig.update_layout(
-        template="plotly_white",
+def _register_template() -> str:
+    """The dashboard's Plotly template (plotly_white + our font, margins, legend and colours), made the
+    default once: a named template set per figure is deep-copied and costs ~17 ms, the default ~0.3 ms."""
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.update(
         font={"family": FONT, "size": 12},
         margin={"l": 48, "r": 16, "t": 28, "b": 40},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0,
                 "title": {"text": ""}, "traceorder": "normal"},
-        showlegend=legend,
         hoverlabel={"font": {"family": FONT}},
-        **({"height": height} if height else {}),
+        colorway=list(SERIES_COLOURS),
     )
+    pio.templates[TEMPLATE] = template
+    pio.templates.default = TEMPLATE
+    return TEMPLATE
+
+
+_register_template()
+
+
+def style_figure(fig: go.Figure, *, height: int | None = None, legend: bool = True) -> go.Figure:
+    """The common look (from the default template) plus the figure's height and legend switch."""
+    fig.update_layout(showlegend=legend, **({"height": height} if height else {}))
     return fig
 
 

@@ -173,7 +173,7 @@ def update_prospects(query: str | None):
         html.Thead(html.Tr([html.Th("Group"), html.Th("People"), html.Th("Engaged"),
                             html.Th("Abandoned a cart"), html.Th("Cart abandons")])),
         html.Tbody(rows),
-    ], size="sm", className="mb-1", id="engagement-prospects-table")
+    ], size="sm", className="mb-1", responsive=True, id="engagement-prospects-table")
     note = html.Small("Prospects have never placed a valid order; engaged = a web visit, an opened email or "
                       "a cart add in the range.", className="text-muted")
     return (html.Div([table, note]), *table_update(ABANDONERS_TABLE, query))
