@@ -29,18 +29,17 @@ BG/NBD Model" (note).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
-import itertools
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special
+from threadpoolctl import ThreadpoolController
 
 __all__ = [
     "BGNBDModel",
@@ -212,63 +211,46 @@ def group_customers(
 
 
 @functools.cache
-def _openblas_thread_controls() -> tuple[tuple[Callable[[], int], Callable[[int], None]], ...]:
-    """(get, set) thread-count functions of every OpenBLAS loaded in this process (Linux only).
+def _blas_controller() -> ThreadpoolController | None:
+    """threadpoolctl's view of the BLAS libraries loaded in this process (created on first use).
 
     SciPy >= 1.15's L-BFGS-B calls BLAS/LAPACK on tiny matrices; a multi-threaded OpenBLAS makes each
-    iteration 100-1000x slower on a busy machine (scipy/scipy#22438, OpenMathLib/OpenBLAS#5383).
-    ``threadpoolctl`` is the usual remedy; this is the same idea without the dependency.
+    iteration 100-1000x slower on a busy machine (scipy/scipy#22438, OpenMathLib/OpenBLAS#5383), so
+    the fits run with BLAS limited to one thread.
     """
-    controls: list[tuple[Callable[[], int], Callable[[int], None]]] = []
     try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-    except OSError:
-        return ()
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in itertools.product(("scipy_openblas_", "openblas_"), ("", "64_")):
-            getter = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-            setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-            if getter is not None and setter is not None:
-                getter.restype = ctypes.c_int
-                setter.argtypes = [ctypes.c_int]
-                setter.restype = None
-                controls.append((getter, setter))
-                break
-    return tuple(controls)
+        return ThreadpoolController()
+    except Exception:  # pragma: no cover - introspection failed: run with the default threads
+        return None
 
 
 _blas_lock = threading.Lock()
 _blas_depth = 0
-_blas_saved: list[tuple[Callable[[int], None], int]] = []
+_blas_limiter: Any = None
 
 
 @contextlib.contextmanager
 def _single_threaded_blas() -> Iterator[None]:
-    """Run the block with OpenBLAS limited to one thread; restores the previous setting after."""
-    global _blas_depth
+    """Run the block with BLAS limited to one thread (``threadpoolctl``); restores the previous setting
+    after. Nested and concurrent uses share one limit, lifted when the last of them ends."""
+    global _blas_depth, _blas_limiter
     with _blas_lock:
         if _blas_depth == 0:
-            _blas_saved.clear()
-            for getter, setter in _openblas_thread_controls():
+            controller = _blas_controller()
+            _blas_limiter = None
+            if controller is not None:
                 with contextlib.suppress(Exception):
-                    _blas_saved.append((setter, int(getter())))
-                    setter(1)
+                    _blas_limiter = controller.limit(limits=1, user_api="blas")
         _blas_depth += 1
     try:
         yield
     finally:
         with _blas_lock:
             _blas_depth -= 1
-            if _blas_depth == 0:
-                for setter, n in _blas_saved:
-                    with contextlib.suppress(Exception):
-                        setter(n)
-                _blas_saved.clear()
+            if _blas_depth == 0 and _blas_limiter is not None:
+                with contextlib.suppress(Exception):
+                    _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def _wsum(w: FloatArray, v: FloatArray) -> float:
