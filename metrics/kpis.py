@@ -11,6 +11,7 @@ import ibis
 import pandas as pd
 
 from metrics.cache import memoized
+from metrics.churn import at_risk_rate
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import safe_div, scalar
@@ -45,12 +46,16 @@ KPI_SPECS: tuple[KpiSpec, ...] = (
             "Customers with a valid order in the 30 days ending at the as-of date / Total Customers."),
     KpiSpec("new_customers", "New customers", "int", True,
             "Customers whose first valid order ever falls in the range."),
+    KpiSpec("at_risk_rate", "At-risk rate", "pct", False,
+            "Customers with churn risk ≥ 0.7 (1 − P(alive) from the BG/NBD model fitted on the range) / "
+            "Total Customers; one-time buyers have churn risk 0 in this model."),
 )
 
 
 @memoized
 def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
-    """The KPI values for one filter state (zeros for an empty selection)."""
+    """The KPI values for one filter state (zeros for an empty selection). The At-risk rate comes from the
+    churn model of :mod:`metrics.churn` (fitted once per filter state); the rest from the customer mart."""
     t = customer_mart(engine, filters)
     row = engine.execute(t.aggregate(
         total_customers=t.count(),
@@ -72,6 +77,7 @@ def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
         "prime_share": safe_div(scalar(row.prime_customers), customers),
         "active_rate_30d": safe_div(scalar(row.active_customers), customers),
         "new_customers": scalar(row.new_customers),
+        "at_risk_rate": at_risk_rate(engine, filters),
     }
 
 

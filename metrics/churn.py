@@ -1,0 +1,250 @@
+"""Churn risk from the BG/NBD model fitted on the selected range (DESIGN §3).
+
+**Churn risk** = 1 − P(alive): the probability that a customer has silently stopped buying, given how
+often they bought in the range (repeat purchase days x), when they last bought (t_x) and how long they
+have been watched (T, first order in the range → as-of date). Bands: Low < 0.3 ≤ Medium < 0.7 ≤ High.
+**At-risk rate** = customers with churn risk ≥ 0.7 / Total Customers.
+
+How to read it: a customer who bought often and then went quiet for much longer than their usual gap
+scores high; a recent frequent buyer scores low. BG/NBD lets customers drop out only right after a
+repeat purchase, so **one-time buyers (x = 0) always get churn risk 0** — the model has no evidence
+about their churn; look at recency (RFM, the behaviour segments) for them.
+
+The model (:mod:`metrics.bgnbd`) is fitted once per filter state on engine-side groups of identical
+(x, t_x, T) and memoised; scores are joined back in the engine (:mod:`metrics.model_inputs`). When the
+selection cannot support a fit (no customers, one customer, fewer than 10 repeat buyers) every function
+returns zeros / empty frames with the right columns, and :func:`churn_model_summary` says why; frames
+carry the same text in ``frame.attrs["message"]`` ("" when the model is fine).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from metrics.cache import memoized
+from metrics.clv import customer_clv, left_join_customers
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.frames import empty_frame, ratio, safe_div, scalar
+from metrics.labels import SCHEME_LABELS
+from metrics.model_inputs import (
+    DEFAULT_TIME_UNIT,
+    HIGH_RISK_FROM,
+    RISK_BANDS,
+    customer_scores,
+    fit_purchase_model,
+    fit_spend_model,
+    unit_days,
+)
+from metrics.segments import check_scheme, customer_segments, segmented_mart
+from metrics.selection import filtered_orders
+
+#: "High revenue" in the action table: revenue at or above this quantile of the selection's customers.
+ACTION_REVENUE_QUANTILE = 0.75
+
+CHURN_SCHEMA = pa.schema([("customer_id", pa.int64()), ("p_alive", pa.float64()), ("churn_risk", pa.float64()),
+                          ("risk_band", pa.string())])
+
+
+def with_message(frame: pd.DataFrame, message: str) -> pd.DataFrame:
+    frame.attrs["message"] = message
+    return frame
+
+
+@memoized
+def churn_model_summary(engine: Engine, filters: Filters) -> dict[str, object]:
+    """The fitted BG/NBD model of the filter state in plain numbers.
+
+    Keys: ``ok`` (a usable model exists), ``message`` (why not, or a fit warning; "" when all is well),
+    ``time_unit`` ("week"), ``r``, ``alpha``, ``a``, ``b`` (0.0 without a model), ``log_likelihood``,
+    ``converged``, ``iterations``, ``n_customers``, ``n_repeat_buyers``, ``n_groups`` (distinct
+    (x, t_x, T) rows fitted), ``mean_purchase_rate`` (r / α, purchases per week while active),
+    ``mean_dropout`` (a / (a + b), chance of dropping out after a purchase).
+    """
+    fit = fit_purchase_model(engine, filters)
+    out: dict[str, object] = {
+        "ok": fit.ok, "message": fit.message, "time_unit": fit.time_unit, "r": 0.0, "alpha": 0.0, "a": 0.0,
+        "b": 0.0, "log_likelihood": 0.0, "converged": False, "iterations": 0, "n_customers": fit.n_customers,
+        "n_repeat_buyers": fit.n_repeat_buyers, "n_groups": len(fit.groups), "mean_purchase_rate": 0.0,
+        "mean_dropout": 0.0,
+    }
+    if fit.model is not None and fit.model.result is not None:
+        p = fit.model.params
+        out.update(r=p.r, alpha=p.alpha, a=p.a, b=p.b, log_likelihood=fit.model.result.log_likelihood,
+                   converged=fit.model.converged, iterations=fit.model.result.iterations,
+                   mean_purchase_rate=p.r / p.alpha, mean_dropout=p.a / (p.a + p.b))
+    return out
+
+
+def customer_churn(engine: Engine, filters: Filters) -> ir.Table:
+    """Per customer of the selection: ``customer_id``, ``p_alive``, ``churn_risk`` (1 − p_alive, 0–1) and
+    ``risk_band`` (Low / Medium / High). An Ibis table (it stays in the engine); zero rows when the model
+    could not be fitted."""
+    scores = customer_scores(engine, filters)
+    if scores is None:
+        return ibis.memtable(CHURN_SCHEMA.empty_table())
+    return scores.select("customer_id", "p_alive", "churn_risk", "risk_band")
+
+
+@memoized
+def churn_bands(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Customers and revenue per churn-risk band: ``band`` (Low, Medium, High — all three, zeros kept),
+    ``customers``, ``customer_share``, ``revenue`` (valid revenue in the range), ``revenue_share``."""
+    fit = fit_purchase_model(engine, filters)
+    frame = pd.DataFrame({"band": list(RISK_BANDS)})
+    scores = customer_scores(engine, filters)
+    if scores is not None:
+        grouped = engine.execute(scores.group_by(band=scores.risk_band).aggregate(
+            customers=scores.count(), revenue=scores.revenue.sum()))
+        frame = frame.merge(grouped, on="band", how="left")
+    else:
+        frame["customers"], frame["revenue"] = 0, 0.0
+    frame = frame.fillna({"customers": 0, "revenue": 0.0}).astype({"customers": "int64", "revenue": "float64"})
+    frame["customer_share"] = ratio(frame.customers, frame.customers.sum())
+    frame["revenue_share"] = ratio(frame.revenue, frame.revenue.sum())
+    frame["band"] = frame["band"].astype("str")
+    return with_message(frame[["band", "customers", "customer_share", "revenue", "revenue_share"]], fit.message)
+
+
+@memoized
+def at_risk_rate(engine: Engine, filters: Filters) -> float:
+    """Customers with churn risk ≥ 0.7 / Total Customers (0 when empty or when no model can be fitted)."""
+    scores = customer_scores(engine, filters)
+    if scores is None:
+        return 0.0
+    row = engine.execute(scores.aggregate(
+        customers=scores.count(), at_risk=(scores.churn_risk >= HIGH_RISK_FROM).cast("int64").sum())).iloc[0]
+    return safe_div(scalar(row.at_risk), scalar(row.customers))
+
+
+@memoized
+def churn_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
+    """Per segment label of ``scheme`` (all labels, zeros kept): ``customers``, ``revenue``,
+    ``mean_churn_risk``, ``at_risk_customers`` (risk ≥ 0.7), ``at_risk_share`` and ``revenue_at_risk``
+    (Σ revenue × churn risk) — the data of the churn-risk vs revenue bubble chart."""
+    check_scheme(scheme)
+    fit = fit_purchase_model(engine, filters)
+    columns = ["segment", "customers", "revenue", "mean_churn_risk", "at_risk_customers", "at_risk_share",
+               "revenue_at_risk"]
+    frame = pd.DataFrame({"segment": list(SCHEME_LABELS[scheme])})
+    scores = customer_scores(engine, filters)
+    if scores is not None:
+        labels = customer_segments(engine, filters, scheme)
+        t = scores.inner_join(labels, "customer_id")
+        grouped = engine.execute(t.group_by("segment").aggregate(
+            customers=t.count(), revenue=t.revenue.sum(), risk_sum=t.churn_risk.sum(),
+            at_risk_customers=(t.churn_risk >= HIGH_RISK_FROM).cast("int64").sum(),
+            revenue_at_risk=(t.revenue * t.churn_risk).sum()))
+        frame = frame.merge(grouped, on="segment", how="left")
+    else:
+        frame = frame.assign(customers=0, revenue=0.0, risk_sum=0.0, at_risk_customers=0, revenue_at_risk=0.0)
+    frame = frame.fillna({"customers": 0, "revenue": 0.0, "risk_sum": 0.0, "at_risk_customers": 0,
+                          "revenue_at_risk": 0.0})
+    frame = frame.astype({"customers": "int64", "at_risk_customers": "int64", "revenue": "float64",
+                          "revenue_at_risk": "float64"})
+    frame["mean_churn_risk"] = ratio(frame.risk_sum, frame.customers)
+    frame["at_risk_share"] = ratio(frame.at_risk_customers, frame.customers)
+    frame["segment"] = frame["segment"].astype("str")
+    return with_message(frame[columns], fit.message)
+
+
+ACTION_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "segment": "str", "orders": "int64",
+                  "revenue": "float64", "recency_days": "int64", "churn_risk": "float64",
+                  "predicted_clv": "float64", "revenue_at_risk": "float64"}
+
+
+@memoized
+def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) -> pd.DataFrame:
+    """The customers to act on first: **high risk** (churn risk ≥ 0.7) **and high revenue** (revenue in the
+    range at or above the 75th percentile of the selection's customers), sorted by revenue at risk
+    (revenue × churn risk, largest first; ties by customer_id), at most ``limit`` rows.
+
+    Columns: ``customer_id``, ``name``, ``country``, ``segment`` (loyalty tier), ``orders``, ``revenue``,
+    ``recency_days``, ``churn_risk``, ``predicted_clv`` (next 12 months, 0 when the spend model is not
+    available), ``revenue_at_risk``.
+    """
+    fit = fit_purchase_model(engine, filters)
+    scores = customer_scores(engine, filters)
+    if scores is None:
+        return with_message(empty_frame(ACTION_COLUMNS), fit.message)
+    mart = segmented_mart(engine, filters)
+    info = mart.select("customer_id", "name", "country", segment=mart.segment_loyalty)
+    threshold = scores.revenue.quantile(ACTION_REVENUE_QUANTILE)
+    high = scores.filter((scores.churn_risk >= HIGH_RISK_FROM) & (scores.revenue >= threshold))
+    t = high.inner_join(info, "customer_id")
+    clv = customer_clv(engine, filters)
+    t = left_join_customers(t, clv.select("customer_id", clv_value=clv.predicted_clv))
+    t = t.mutate(predicted_clv=t.clv_value.fill_null(0.0), revenue_at_risk=t.revenue * t.churn_risk)
+    t = t.order_by([ibis.desc("revenue_at_risk"), "customer_id"]).limit(int(limit))
+    frame = engine.execute(t.select(*ACTION_COLUMNS))
+    frame = frame.astype(ACTION_COLUMNS) if not frame.empty else empty_frame(ACTION_COLUMNS)
+    message = fit.message or fit_spend_model(engine, filters).message
+    return with_message(frame.reset_index(drop=True), message)
+
+
+FITTED_COLUMNS = {"week": "int64", "date": "datetime64[ns]", "actual": "float64", "expected": "float64",
+                  "actual_cumulative": "float64", "expected_cumulative": "float64"}
+
+
+@memoized
+def fitted_vs_actual(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Cumulative repeat purchases of the selection, actual vs what the fitted model expects, week by week.
+
+    Week k ends on day min(7k, D − 1) of the range (day 0 = start, D = days in the range; the last week
+    may be partial). ``actual_cumulative`` counts repeat purchase days (purchase days after each
+    customer's first in the range) up to that day; ``expected_cumulative`` is Σ over customers of the
+    model's E[X(t)] for the time t since their first purchase in the range (FHL 2005, Figure 2).
+    ``actual`` / ``expected`` are the weekly increments. Columns ``week``, ``date`` (end of the week),
+    ``actual``, ``expected``, ``actual_cumulative``, ``expected_cumulative``; empty without a model.
+    """
+    fit = fit_purchase_model(engine, filters)
+    if fit.model is None:
+        return with_message(empty_frame(FITTED_COLUMNS), fit.message)
+    last = filters.days - 1
+    grid = np.unique(np.minimum(np.arange(0, last + 7, 7), last))  # day offsets ending each week
+    # acquisition: first purchase day offset = last − T in days
+    born = fit.groups.groupby(last - fit.groups.tenure_days).customers.sum()
+    offsets, counts = born.index.to_numpy(float), born.to_numpy(float)
+    elapsed = (grid[None, :] - offsets[:, None]) / unit_days(fit.time_unit)
+    expected = np.zeros_like(elapsed)
+    alive = elapsed > 0
+    expected[alive] = fit.model.expected_purchases_population(elapsed[alive])
+    expected_cumulative = counts @ expected
+
+    orders = filtered_orders(engine, filters)
+    days = orders.select("customer_id", "order_date").distinct()
+    days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
+    repeat = days.filter(days.order_date > days.first_day)
+    per_day = engine.execute(repeat.group_by(
+        offset=repeat.order_date.delta(ibis.literal(filters.start), unit="day")).aggregate(n=repeat.count()))
+    per_day_counts = np.zeros(last + 1)
+    np.add.at(per_day_counts, per_day.offset.to_numpy(int), per_day.n.to_numpy(float))
+    actual_cumulative = np.cumsum(per_day_counts)[grid]
+
+    frame = pd.DataFrame({
+        "week": np.arange(len(grid), dtype="int64"),
+        "date": pd.to_datetime([filters.start + timedelta(days=int(d)) for d in grid]).astype("datetime64[ns]"),
+        "actual_cumulative": actual_cumulative,
+        "expected_cumulative": expected_cumulative,
+    })
+    frame["actual"] = frame.actual_cumulative.diff().fillna(frame.actual_cumulative)
+    frame["expected"] = frame.expected_cumulative.diff().fillna(frame.expected_cumulative)
+    return with_message(frame[list(FITTED_COLUMNS)], fit.message)
+
+
+__all__ = [
+    "DEFAULT_TIME_UNIT",
+    "at_risk_rate",
+    "churn_bands",
+    "churn_by_segment",
+    "churn_model_summary",
+    "customer_action_table",
+    "customer_churn",
+    "fitted_vs_actual",
+]
