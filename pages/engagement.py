@@ -23,6 +23,7 @@ from metrics.activity import (
 from metrics.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
 from metrics.kpis import kpis
 from metrics.labels import SCHEME_TITLES
+from metrics.retention import cohort_retention
 from metrics.trends import trend_by_segment
 
 dash.register_page(__name__, path="/engagement", name="Engagement & activity", order=10,
@@ -40,6 +41,7 @@ ABANDONER_COLUMNS = [
     column("last_active_month", "Last active month"),
 ]
 MEASURE_TITLES = {"orders": "Orders", "revenue": "Revenue"}
+COHORT_MONTHS = 24
 
 
 def layout(**_query: str) -> html.Div:
@@ -78,15 +80,9 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(chart_frame("Web visits per customer", "How often does each segment visit the web site?",
                                 "engagement-visits"), lg=6, className="mb-3"),
         ]),
-        dbc.Row([
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Cohort retention", className="mb-0"),
-                                html.Small("Of the customers who first bought in a month, what share buys again "
-                                           "k months later?", className="text-muted")]),
-                dbc.CardBody(html.Div("The cohort-retention metric is not available yet.",
-                                      className="empty-state", id="engagement-cohorts")),
-            ], className="shadow-sm h-100"), className="mb-3"),
-        ]),
+        dbc.Row(dbc.Col(chart_frame(
+            "Cohort retention", "Of the customers who first bought in a month (the cohort), what share bought "
+            "again k months later?", "engagement-cohorts", height=460), className="mb-3")),
         dbc.Row([
             dbc.Col(dbc.Card([
                 dbc.CardHeader([html.H6("Prospects vs buyers", className="mb-0"),
@@ -177,3 +173,22 @@ def update_prospects(query: str | None):
     note = html.Small("Prospects have never placed a valid order; engaged = a web visit, an opened email or "
                       "a cart add in the range.", className="text-muted")
     return (html.Div([table, note]), *table_update(ABANDONERS_TABLE, query))
+
+
+@callback(Output("engagement-cohorts", "figure"), Input(QUERY_STORE, "data"))
+def update_cohorts(query: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    cohorts = cohort_retention(eng, filters, max_months=COHORT_MONTHS)
+    if cohorts.empty:
+        return empty_figure(height=460)
+    fig = go.Figure(go.Heatmap(
+        x=cohorts.months_since, y=cohorts.cohort.dt.strftime("%Y-%m"), z=cohorts.retention,
+        colorscale=SEQUENTIAL_SCALE, zmin=0, zmax=0.6, colorbar={"title": {"text": "Retention"}, "tickformat": ".0%"},
+        customdata=cohorts[["customers", "active"]], xgap=1, ygap=1,
+        hovertemplate="Cohort %{y}, month %{x}: %{z:.1%}<br>%{customdata[1]:,} of %{customdata[0]:,} customers"
+                      "<extra></extra>",
+    ))
+    fig.update_yaxes(type="category", autorange="reversed", title="First-order month")
+    fig.update_xaxes(title="Months since the first order", dtick=3)
+    return style_figure(fig, height=460, legend=False)

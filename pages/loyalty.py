@@ -10,11 +10,12 @@ import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
-from components.colours import SERIES_COLOURS, scheme_colours
+from components.colours import CLV_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
 from components.kpi import kpi_card, relative_change
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
+from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.kpis import kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.mart import customer_mart_frame
@@ -42,6 +43,18 @@ AUDIENCE_COLUMNS = ("customer_id", "name", "country", "is_prime", "orders", "rev
 REPEAT_CARDS = ("new_customers", "repeat_customers", "repeat_rate", "repeat_orders", "repeat_sales",
                 "repeat_sales_share", "potential_customers", "avg_repeat_interval_days")
 
+CLV_TABLE = "loyalty-clv-tiers"
+register_table(CLV_TABLE, lambda filters: clv_by_segment(engine(), filters, "loyalty"), stem="clv_by_tier")
+CLV_COLUMNS = [
+    column("segment", "Tier", pinned=True, width=120),
+    column("clv_class", "CLV class", width=120),
+    column("customers", "Customers", "int"),
+    column("customer_share", "% of tier", "pct"),
+    column("last_12m_sales_per_customer", "Last 12 m / customer", "money"),
+    column("next_12m_sales_per_customer", "Next 12 m / customer", "money"),
+    column("avg_predicted_clv", "Avg predicted CLV", "money"),
+    column("predicted_clv", "Predicted CLV (total)", "money"),
+]
 SEGMENTS_TABLE = "loyalty-segments"
 AUDIENCE_TABLE = "loyalty-audience"
 register_table(SEGMENTS_TABLE, lambda filters: segment_summary(engine(), filters, "loyalty"),
@@ -115,13 +128,17 @@ def layout(**_query: str) -> html.Div:
                 dbc.CardBody(data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260)),
             ], className="shadow-sm h-100"), lg=12, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.H6("Predictive CLV: growing, maintaining, declining", className="mb-0"),
-                            html.Small("Which customers will spend more next year than last year?",
-                                       className="text-muted")]),
-            dbc.CardBody(html.Div("The predictive CLV metrics (BG/NBD × Gamma-Gamma per customer) are not "
-                                  "available yet.", className="empty-state", id="loyalty-clv")),
-        ], className="shadow-sm"), className="mb-3")),
+        dbc.Row([
+            dbc.Col(chart_frame("Predictive CLV: growing, maintaining, declining", "Will customers spend more "
+                                "next year than last year? Sales per customer, last 12 months vs the model's next "
+                                "12 months", "loyalty-clv", height=340), lg=5, className="mb-3"),
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("CLV by loyalty tier", className="mb-0"),
+                                html.Small("Which tiers grow, hold or decline, and what are they worth next "
+                                           "year?", className="text-muted")]),
+                dbc.CardBody(data_table(CLV_TABLE, CLV_COLUMNS, height=300)),
+            ], className="shadow-sm h-100"), lg=7, className="mb-3"),
+        ]),
         dbc.Row(dbc.Col(dbc.Card([
             dbc.CardHeader([html.H6("Recommended action and audience", className="mb-0"),
                             html.Small("What should we do with each tier, and whom exactly does that reach?",
@@ -218,3 +235,30 @@ def update_audience(query: str | None, tier: str | None):
     tier = tier if tier in TIERS else "At-Risk"
     action = [html.Strong(f"{tier}: "), ACTIONS[tier]]
     return (action, *table_update(AUDIENCE_TABLE, query, tier=tier))
+
+
+@callback(Output("loyalty-clv", "figure"), *table_outputs(CLV_TABLE), Input(QUERY_STORE, "data"))
+def update_clv(query: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    table = table_update(CLV_TABLE, query)
+    if kpis(eng, filters)["total_orders"] == 0:
+        return (empty_figure(height=340), *table)
+    model = clv_model_summary(eng, filters)
+    if not model["ok"]:
+        return (empty_figure(f"No CLV model: {model['message']}"[:120], height=340), *table)
+    summary = clv_summary(eng, filters)
+    fig = go.Figure()
+    fig.add_bar(x=summary.clv_class, y=summary.last_12m_sales_per_customer, name="Last 12 months",
+                marker_color="#ADB5BD", hovertemplate="%{x}: %{y:$,.2f} per customer, last 12 months<extra></extra>")
+    fig.add_bar(x=summary.clv_class, y=summary.next_12m_sales_per_customer, name="Next 12 months (predicted)",
+                marker_color=[CLV_COLOURS[c] for c in summary.clv_class],
+                customdata=summary[["customers", "avg_predicted_clv"]],
+                hovertemplate="%{x}: %{y:$,.2f} per customer predicted<br>%{customdata[0]:,} customers · avg CLV "
+                              "%{customdata[1]:$,.2f}<extra></extra>")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(CLV_CLASSES), tickmode="array",
+                     tickvals=list(summary.clv_class),
+                     ticktext=[f"{c}<br>{fmt_pct(s)} of customers" for c, s in
+                               zip(summary.clv_class, summary.customer_share, strict=True)])
+    fig.update_yaxes(title="Sales per customer", tickformat="$,.0f")
+    return (style_figure(fig, height=340), *table)

@@ -1,60 +1,174 @@
-"""Risk & revenue: which customers and segments carry revenue at risk, and whom to act on first."""
+"""Risk & revenue: which segments combine churn risk with revenue, which customers to act on first, where
+revenue sits by behaviour, and how well the churn model fits the selection."""
 
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, callback, html
+from dash import Input, Output, callback, dcc, html
 
 from components.charts import chart_frame, empty_figure, style_figure
-from components.colours import scheme_colours
-from components.formatting import fmt_pct
+from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
+from components.formatting import fmt_number, fmt_pct
 from components.state import QUERY_STORE, engine, read_filters
+from components.tables import column, data_table, register_table, table_outputs, table_update
+from metrics.churn import (
+    HIGH_RISK_FROM,
+    churn_bands,
+    churn_by_segment,
+    churn_model_summary,
+    customer_action_table,
+    fitted_vs_actual,
+)
 from metrics.kpis import kpis
+from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_summary
 
 dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
                    title="Risk & revenue · Customer Intelligence", segment_filter=True)
 
-PENDING = "needs the churn-risk and predictive-CLV metrics, which are not available yet"
-
-
-def pending_card(title: str, question: str, component_id: str) -> dbc.Card:
-    return dbc.Card([
-        dbc.CardHeader([html.H6(title, className="mb-0"), html.Small(question, className="text-muted")]),
-        dbc.CardBody(html.Div(f"This view {PENDING}.", className="empty-state", id=component_id)),
-    ], className="shadow-sm h-100")
+ACTIONS_TABLE = "risk-actions"
+register_table(ACTIONS_TABLE, lambda filters: customer_action_table(engine(), filters, limit=500),
+               stem="customers_to_act_on")
+ACTION_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=150),
+    column("country", "Country"),
+    column("segment", "Loyalty tier"),
+    column("orders", "Orders", "int"),
+    column("revenue", "Revenue", "money"),
+    column("recency_days", "Days since last order", "int"),
+    column("churn_risk", "Churn risk", "pct"),
+    column("predicted_clv", "Predicted CLV (12 m)", "money"),
+    column("revenue_at_risk", "Revenue at risk", "money"),
+]
 
 
 def layout(**_query: str) -> html.Div:
+    scheme_picker = html.Div([
+        html.Span("Segments", className="small me-2"),
+        dcc.Dropdown(id="risk-scheme", value="loyalty", clearable=False, style={"minWidth": "220px"},
+                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()]),
+    ], className="d-flex align-items-center")
     return html.Div([
         html.H4("Risk & revenue", className="page-title"),
-        html.P("Where revenue is at risk: dormant and discount-driven customers, churn risk by segment, and the "
-               "customers to act on first.", className="text-muted"),
+        html.P("Where revenue is at risk: churn risk (1 − P(alive) from a BG/NBD model fitted on the selected "
+               "range) by segment and by customer, and where the revenue sits by behaviour.",
+               className="text-muted"),
+        html.Div(id="risk-model-note"),
+        dbc.Row([
+            dbc.Col(chart_frame("Churn risk vs revenue by segment", "Which segments combine high churn risk with "
+                                "high revenue? (bubble size = customers)", "risk-bubbles", height=380,
+                                controls=scheme_picker), lg=7, className="mb-3"),
+            dbc.Col(chart_frame("Churn-risk bands", "How many customers, and how much revenue, are at low, "
+                                "medium and high risk?", "risk-bands", height=380), lg=5, className="mb-3"),
+        ]),
+        dbc.Row(dbc.Col(dbc.Card([
+            dbc.CardHeader([html.H6("Customers to act on", className="mb-0"),
+                            html.Small(f"Which high-revenue customers (top quarter) have a churn risk of at least "
+                                       f"{HIGH_RISK_FROM:.0%}? Sorted by revenue at risk; click an id for the "
+                                       "profile.", className="text-muted")]),
+            dbc.CardBody(data_table(ACTIONS_TABLE, ACTION_COLUMNS, height=380)),
+        ], className="shadow-sm"), className="mb-3")),
         dbc.Row([
             dbc.Col(chart_frame("Revenue by behaviour", "How much of the revenue comes from customers who have "
                                 "gone quiet (no order in 180 days) or buy mostly on discount?", "risk-behaviour",
                                 height=340), lg=6, className="mb-3"),
-            dbc.Col(pending_card("Value vs loyalty", "Which customers buy often and spend a lot? (orders vs "
-                                 "revenue per customer, by segment)", "risk-scatter"), lg=6, className="mb-3"),
+            dbc.Col(dbc.Card([
+                dbc.CardHeader([html.H6("Value vs loyalty", className="mb-0"),
+                                html.Small("Which customers buy often and spend a lot? (orders vs revenue per "
+                                           "customer, by segment)", className="text-muted")]),
+                dbc.CardBody(html.Div("This view needs a sampled per-customer metric (orders, revenue and "
+                                      "segment per customer), which is not available yet.",
+                                      className="empty-state", id="risk-scatter")),
+            ], className="shadow-sm h-100"), lg=6, className="mb-3"),
         ]),
-        dbc.Row([
-            dbc.Col(pending_card("Churn risk vs revenue by segment", "Which segments combine high churn risk "
-                                 "with high revenue?", "risk-bubbles"), lg=6, className="mb-3"),
-            dbc.Col(pending_card("Customers to act on", "Which high-revenue customers are most likely to churn? "
-                                 "(recency, revenue, predicted CLV)", "risk-actions"), lg=6, className="mb-3"),
-        ]),
+        dbc.Row(dbc.Col(chart_frame("Does the model fit?", "Do the repeat purchases the fitted model expects "
+                                    "track the actual ones, week by week?", "risk-fit", height=320,
+                                    footer=html.Span(id="risk-model-params")), className="mb-3")),
     ])
 
 
-@callback(Output("risk-behaviour", "figure"), Input(QUERY_STORE, "data"))
-def update_behaviour(query: str | None):
+@callback(Output("risk-bubbles", "figure"), Input(QUERY_STORE, "data"), Input("risk-scheme", "value"))
+def update_bubbles(query: str | None, scheme: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    total_customers = kpis(eng, filters)["total_customers"]
+    if total_customers == 0:
+        return empty_figure(height=380)
+    frame = churn_by_segment(eng, filters, scheme)
+    colours = scheme_colours(scheme)
+    fig = go.Figure()
+    for row in frame.itertuples(index=False):
+        if row.customers == 0:
+            continue
+        fig.add_scatter(
+            x=[row.mean_churn_risk], y=[row.revenue], mode="markers+text", name=row.segment, text=[row.segment],
+            textposition="top center", cliponaxis=False,
+            marker={"size": [row.customers], "sizemode": "area", "sizeref": 2.0 * total_customers / 90 ** 2,
+                    "sizemin": 6, "color": colours.get(row.segment), "line": {"width": 1, "color": "#fff"},
+                    "opacity": 0.85},
+            customdata=[[row.customers, row.at_risk_share, row.revenue_at_risk]],
+            hovertemplate=f"{row.segment}<br>mean churn risk %{{x:.1%}}<br>revenue %{{y:$,.0f}}"
+                          "<br>%{customdata[0]:,} customers · %{customdata[1]:.1%} high risk"
+                          "<br>revenue at risk %{customdata[2]:$,.0f}<extra></extra>",
+        )
+    fig.add_vline(x=HIGH_RISK_FROM, line={"dash": "dot", "color": "#495057", "width": 1})
+    fig.update_xaxes(title="Mean churn risk", tickformat=".0%", range=[-0.05, 1.05])
+    fig.update_yaxes(title="Revenue in the range", tickformat="$,.0f")
+    return style_figure(fig, height=380, legend=False)
+
+
+@callback(Output("risk-bands", "figure"), Output("risk-behaviour", "figure"), Output("risk-model-note", "children"),
+          *table_outputs(ACTIONS_TABLE), Input(QUERY_STORE, "data"))
+def update_risk(query: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    table = table_update(ACTIONS_TABLE, query)
+    if kpis(eng, filters)["total_orders"] == 0:
+        return (empty_figure(height=380), empty_figure(), None, *table)
+    model = churn_model_summary(eng, filters)
+    note = None
+    if model["message"]:
+        note = dbc.Alert(f"Churn model: {model['message']}", color="info" if model["ok"] else "warning",
+                         className="py-2")
+    return (bands_figure(churn_bands(eng, filters)), behaviour_figure(segment_summary(eng, filters, "behaviour")),
+            note, *table)
+
+
+@callback(Output("risk-fit", "figure"), Output("risk-model-params", "children"), Input(QUERY_STORE, "data"))
+def update_fit(query: str | None):
     eng = engine()
     filters = read_filters(query)
     if kpis(eng, filters)["total_orders"] == 0:
-        return empty_figure()
-    summary = segment_summary(eng, filters, "behaviour")
+        return empty_figure(height=320), ""
+    model = churn_model_summary(eng, filters)
+    if not model["ok"]:
+        return empty_figure("The churn model could not be fitted on this selection", height=320), ""
+    params = (f"BG/NBD fitted on {model['n_customers']:,} customers ({model['n_repeat_buyers']:,} repeat buyers): "
+              f"r = {fmt_number(model['r'], 3)}, α = {fmt_number(model['alpha'], 3)} weeks, "
+              f"a = {fmt_number(model['a'], 3)}, b = {fmt_number(model['b'], 3)}; mean purchase rate "
+              f"{fmt_number(model['mean_purchase_rate'], 3)} per week while active, mean drop-out chance "
+              f"{fmt_pct(model['mean_dropout'])} after a purchase.")
+    return fit_figure(fitted_vs_actual(eng, filters)), params
+
+
+def bands_figure(bands) -> go.Figure:
+    fig = go.Figure()
+    fig.add_bar(x=bands.band, y=bands.customer_share, name="% of customers",
+                marker_color=[RISK_COLOURS[b] for b in bands.band], customdata=bands[["customers"]],
+                hovertemplate="%{x} risk: %{y:.1%} of customers (%{customdata[0]:,})<extra></extra>")
+    fig.add_bar(x=bands.band, y=bands.revenue_share, name="% of revenue", marker_color="#6c757d",
+                customdata=bands[["revenue"]],
+                hovertemplate="%{x} risk: %{y:.1%} of revenue (%{customdata[0]:$,.0f})<extra></extra>")
+    fig.update_yaxes(tickformat=".0%")
+    fig.update_xaxes(title="Churn-risk band (Low < 30 % ≤ Medium < 70 % ≤ High)")
+    return style_figure(fig, height=380)
+
+
+def behaviour_figure(summary) -> go.Figure:
     colours = scheme_colours("behaviour")
     fig = go.Figure(go.Bar(
         x=summary.segment, y=summary.revenue, marker_color=[colours[s] for s in summary.segment],
@@ -65,3 +179,17 @@ def update_behaviour(query: str | None):
     ))
     fig.update_yaxes(title="Revenue", tickformat="$,.0f")
     return style_figure(fig, legend=False)
+
+
+def fit_figure(fit) -> go.Figure:
+    if fit.empty:
+        return empty_figure("The churn model could not be fitted on this selection", height=320)
+    fig = go.Figure()
+    fig.add_scatter(x=fit.date, y=fit.actual_cumulative, name="Actual", mode="lines",
+                    line={"color": SERIES_COLOURS[0], "width": 2},
+                    hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f} repeat purchases (actual)<extra></extra>")
+    fig.add_scatter(x=fit.date, y=fit.expected_cumulative, name="Model", mode="lines",
+                    line={"color": SERIES_COLOURS[1], "width": 2, "dash": "dash"},
+                    hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f} repeat purchases (model)<extra></extra>")
+    fig.update_yaxes(title="Cumulative repeat purchase days")
+    return style_figure(fig, height=320)

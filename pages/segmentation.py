@@ -17,6 +17,7 @@ from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
 from metrics.kpis import kpis
 from metrics.labels import LIFECYCLE_LABELS, SCHEME_TITLES
 from metrics.lifecycle import lifecycle_by_month
+from metrics.retention import monthly_retention
 from metrics.trends import trend_by_segment
 
 dash.register_page(__name__, path="/segmentation", name="Segmentation", order=40,
@@ -35,6 +36,7 @@ PERFORMANCE = {
     "customers": ("Customers (size)", "trend", "customers", ","),
     "orders": ("Orders", "trend", "orders", ","),
     "revenue": ("Revenue", "trend", "revenue", "$,.0f"),
+    "retention": ("Monthly retention (90-day activity)", "retention", "retention", ".0%"),
     "open_rate": ("Email open rate", "engagement", "open_rate", ".0%"),
     "visits_per_customer": ("Web visits per customer", "engagement", "visits_per_customer", ".1f"),
 }
@@ -167,6 +169,9 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     if source == "trend":
         frame = trend_by_segment(eng, filters, col, "month", scheme)
         return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380)
+    if source == "retention":
+        frame = monthly_retention(eng, filters, scheme)
+        return segment_figure(frame, "month", col, order, y_format=y_format, y_title=title, height=380)
     frame = engagement_by_segment(eng, filters, scheme)
     return segment_figure(frame, "month", col, [*order, NO_ORDERS_LABEL], y_format=y_format, y_title=title,
                           height=380)

@@ -130,12 +130,14 @@ def test_dash_layout_and_callbacks_answer_through_the_server(app_module):
 PAGE_CALLBACKS = {
     "executive": [("update_overview", ()), ("update_segments", ("rfm", "revenue"))],
     "engagement": [("update_segments", ("behaviour",)), ("update_heatmaps", ("revenue",)),
-                   ("update_prospects", ())],
+                   ("update_prospects", ()), ("update_cohorts", ())],
     "segmentation": [("update_overview", ()), ("update_performance", ("loyalty", "open_rate")),
+                     ("update_performance", ("behaviour", "retention")),
                      ("update_performance", ("prime", "revenue")), ("update_table", ("age_group",))],
     "loyalty": [("update_tiers", ()), ("update_trend", ("brand", "revenue", "customers", "quarter")),
-                ("update_trend", ("segment", "orders", None, "week")), ("update_audience", ("Top Tier",))],
-    "risk": [("update_behaviour", ())],
+                ("update_trend", ("segment", "orders", None, "week")), ("update_audience", ("Top Tier",)),
+                ("update_clv", ())],
+    "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ())],
     "customer": [("update_customer", (None,))],
 }
 
