@@ -29,7 +29,8 @@ per-customer table stays in the engine and pages get aggregates or top-N lists.
 
 **Spend (Gamma-Gamma).** The monetary value of a repeat buyer is the *mean revenue per repeat purchase
 day*: net revenue of their valid orders on purchase days after their first purchase day in the range,
-divided by x (rounded to cents). This is the BTYD convention (Fader, Hardie & Lee 2005: the mean of the
+divided by x (the revenue sum rounded to the cent first, as in the mart, so every backend gets the
+same value). This is the BTYD convention (Fader, Hardie & Lee 2005: the mean of the
 repeat transactions, the first excluded) and it is what the CLV multiplies: E[purchases] counts
 purchase *days*, so the value must be per purchase day (revenue / orders would understate customers who
 place two orders on a day), and the first purchase is left out because it is not part of the repeat
@@ -122,7 +123,7 @@ def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_
 
 def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per repeat buyer of the selection: ``customer_id``, ``frequency`` (repeat purchase days) and
-    ``monetary_value`` (mean net revenue per repeat purchase day, cents), as an Ibis expression."""
+    ``monetary_value`` (mean net revenue per repeat purchase day), as an Ibis expression."""
     orders = filtered_orders(engine, filters)
     days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
     days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
@@ -132,8 +133,7 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
         repeat_revenue=ibis.ifelse(repeat, days.day_revenue, 0.0).sum().round(MONEY_DECIMALS),
     )
     per = per.filter(per.frequency > 0)
-    return per.select("customer_id", "frequency",
-                      monetary_value=(per.repeat_revenue / per.frequency).round(MONEY_DECIMALS))
+    return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
 
 
 def _hash_fraction(customer_id: ir.IntegerValue) -> ir.FloatingValue:

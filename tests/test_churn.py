@@ -49,7 +49,7 @@ def pandas_btyd(frames: dict, filters: Filters) -> pd.DataFrame:
     per["recency_days"] = (as_of - per["last"]).dt.days
     per["orders"] = orders.groupby("customer_id").size()
     per["revenue"] = orders.groupby("customer_id").net_revenue.sum()
-    per["monetary_value"] = (repeat["sum"] / repeat["size"]).reindex(per.index).fillna(0.0)
+    per["monetary_value"] = (repeat["sum"].round(2) / repeat["size"]).reindex(per.index).fillna(0.0)
     return per.reset_index()
 
 
