@@ -240,7 +240,7 @@ def test_hand_risk_follows_the_closed_form(hand):
 
     # lapsed: 2 Jan .. 6 Feb 2023 (x = 5, t_x = 35 days), watched until 31 Dec 2024 (T = 729 days)
     assert risk[20] == pytest.approx(by_hand(5, 35, 729), rel=1e-9)
-    # recent: 5 Jul 2024 + 30-day steps, last on 1 Dec 2024 (x = 5, t_x = 150, T = 179)
+    # recent: 5 Jul 2024 + 30-day steps, last on 2 Dec 2024 (x = 5, t_x = 150, T = 179)
     assert risk[21] == pytest.approx(by_hand(5, 150, 179), rel=1e-9)
     assert risk[20] > 0.9 and risk[21] < risk[20] - 0.4
     assert risk[22] == 0.0 and 23 not in risk.index
