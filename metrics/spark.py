@@ -31,8 +31,6 @@ if TYPE_CHECKING:
     from metrics.settings import Settings
 
 APP_NAME = "customer-intelligence"
-#: Shuffle partitions for a local master: Spark's default of 200 makes every small query slow.
-LOCAL_SHUFFLE_PARTITIONS = 4
 LOOPBACK = "127.0.0.1"
 
 _BASE_SESSION: SparkSession | None = None
@@ -46,6 +44,15 @@ class SparkNotInstalledError(ImportError):
 def is_local_master(master: str) -> bool:
     """True for ``local``, ``local[n]``, ``local[*]``: Spark runs inside this process."""
     return master == "local" or master.startswith("local[")
+
+
+def local_cores(master: str) -> int:
+    """Worker threads of a local master: ``local`` 1, ``local[n]`` n, ``local[*]`` all cores."""
+    inside = master[len("local["):-1] if master.startswith("local[") else "1"
+    count = inside.split(",")[0].strip()  # local[n, maxFailures]
+    if count == "*":
+        return os.cpu_count() or 1
+    return max(int(count), 1) if count.isdigit() else 1
 
 
 def _import_pyspark() -> Any:
@@ -68,7 +75,8 @@ def session_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
     }
     if is_local_master(settings.spark_master):
-        conf["spark.sql.shuffle.partitions"] = str(LOCAL_SHUFFLE_PARTITIONS)
+        # Spark's default of 200 shuffle partitions makes every small local query slow; one per core
+        conf["spark.sql.shuffle.partitions"] = str(local_cores(settings.spark_master))
     return conf
 
 
@@ -92,7 +100,7 @@ def spark_conf(settings: Settings, scratch_dir: str) -> dict[str, str]:
             {
                 "spark.driver.bindAddress": LOOPBACK,
                 "spark.driver.host": LOOPBACK,
-                "spark.default.parallelism": str(LOCAL_SHUFFLE_PARTITIONS),
+                "spark.default.parallelism": str(local_cores(settings.spark_master)),
                 # errors only, from the first line the JVM logs (setLogLevel comes after start-up)
                 "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={log_config_path(scratch_dir)}",
             }
@@ -147,10 +155,29 @@ def spark_session(settings: Settings) -> SparkSession:
         return session
 
 
+def _backend_class() -> type:
+    # ibis.pyspark loads the backend and registers its options; its compile() is bound to an instance
+    Backend = type(ibis.pyspark.compile.__self__)
+
+    class SparkBackend(Backend):  # type: ignore[misc, valid-type]
+        """Ibis's PySpark backend, registering in-memory tables before caching an expression.
+
+        Ibis 12 registers ``ibis.memtable`` tables in Spark only when an expression is *executed*;
+        ``expr.cache()`` (what :meth:`Engine.materialize` does on Spark) compiled a query naming a view
+        that did not exist yet (TABLE_OR_VIEW_NOT_FOUND), e.g. model scores joined back to the mart.
+        """
+
+        def _create_cached_table(self, name: str, expr: Any) -> Any:
+            self._run_pre_execute_hooks(expr)
+            return super()._create_cached_table(name, expr)
+
+    return SparkBackend
+
+
 def connect_spark(settings: Settings) -> ibis.BaseBackend:
     """An Ibis connection on a fresh Spark session (own temporary views) of the process's application."""
     base = spark_session(settings)
-    return ibis.pyspark.connect(base.newSession(), **session_conf(settings))
+    return _backend_class()().connect(base.newSession(), **session_conf(settings))
 
 
 def stop_spark() -> None:

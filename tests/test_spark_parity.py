@@ -1,0 +1,263 @@
+"""The same metric code on DuckDB and on Spark gives the same answers.
+
+Every public metric function of ``metrics/`` runs on a DuckDB engine and on a Spark engine (local[2],
+started once per test session) over the same generated data, for several filter states, and the results
+must match: exactly for counts, labels and dates, to 1e-9 relative for money and ratios, and segment labels
+per customer identically. A guard test fails when a new metric function is not in :data:`CASES`, so the
+list grows with the modules.
+
+Skipped when pyspark or Java is missing (``pip install .[spark]``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import metrics
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.labels import SCHEME_LABELS
+from metrics.segments import SCHEMES
+from tests.spark_support import assert_same_value, spark_engine_for
+
+pytest_plugins = ["tests.spark_support"]  # fixtures: spark_app, spark_engine, duckdb_twin, parity_dir
+pytestmark = pytest.mark.spark
+
+Case = Callable[[Engine, Filters], Any]
+
+
+def _optional(module: str) -> Any:
+    """A metric module, or None while it has not landed yet."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+def _cases() -> dict[str, Case]:
+    from metrics import kpis, segments
+    from metrics.mart import customer_mart_frame
+
+    cases: dict[str, Case] = {
+        # the customer mart itself, every column, one row per customer (ordered by customer_id)
+        "customer_mart": lambda e, f: customer_mart_frame(e, f),
+        "kpis": kpis.kpis,
+        "kpi_summary": kpis.kpi_summary,
+        "frequency_bands": kpis.frequency_bands,
+        # every RFM score and every scheme's label, per customer
+        "segmented_mart": lambda e, f: e.execute(segments.segmented_mart(e, f).order_by("customer_id")),
+    }
+    # segmented_mart holds every scheme's label per customer; customer_segments selects one of them
+    cases["customer_segments[rfm]"] = (
+        lambda e, f: e.execute(segments.customer_segments(e, f, "rfm").order_by("customer_id")))
+    for scheme in SCHEMES:
+        cases[f"segment_summary[{scheme}]"] = lambda e, f, s=scheme: segments.segment_summary(e, f, s)
+        cases[f"segment_country_matrix[{scheme}]"] = lambda e, f, s=scheme: segments.segment_country_matrix(e, f, s)
+
+    if trends := _optional("metrics.trends"):
+        for grain in trends.GRAINS:
+            cases[f"period_sales[{grain}]"] = lambda e, f, g=grain: trends.period_sales(e, f, g)
+        for metric in trends.TREND_METRICS:  # derived from period_sales: one grain is enough
+            cases[f"trend[{metric}]"] = lambda e, f, m=metric: trends.trend(e, f, m, "month")
+        for metric in trends.SEGMENT_TREND_METRICS:
+            cases[f"trend_by_segment[{metric},week,rfm]"] = (
+                lambda e, f, m=metric: trends.trend_by_segment(e, f, m, "week", "rfm"))
+        cases["trend_by_segment[orders,quarter,loyalty]"] = (
+            lambda e, f: trends.trend_by_segment(e, f, "orders", "quarter", "loyalty"))
+    if activity := _optional("metrics.activity"):
+        for measure in activity.HEATMAP_MEASURES:
+            cases[f"activity_heatmap_year_month[{measure}]"] = (
+                lambda e, f, m=measure: activity.activity_heatmap_year_month(e, f, m))
+            cases[f"activity_heatmap_weekday_hour[{measure}]"] = (
+                lambda e, f, m=measure: activity.activity_heatmap_weekday_hour(e, f, m))
+        for scheme in ("loyalty", "behaviour"):
+            cases[f"monthly_active_customers[{scheme}]"] = (
+                lambda e, f, s=scheme: activity.monthly_active_customers(e, f, s))
+    if engagement := _optional("metrics.engagement"):
+        for scheme in ("loyalty", "income_spending"):
+            cases[f"engagement_by_segment[{scheme}]"] = (
+                lambda e, f, s=scheme: engagement.engagement_by_segment(e, f, s))
+        cases["prospects_summary"] = engagement.prospects_summary
+        cases["cart_abandoners"] = lambda e, f: engagement.cart_abandoners(e, f, 50)
+    if lifecycle := _optional("metrics.lifecycle"):
+        cases["lifecycle_by_month"] = lifecycle.lifecycle_by_month
+    if repeat := _optional("metrics.repeat"):
+        cases["new_repeat_summary"] = repeat.new_repeat_summary
+    if demographics := _optional("metrics.demographics"):
+        for dimension in demographics.DIMENSIONS:
+            cases[f"demographics[{dimension}]"] = (
+                lambda e, f, d=dimension: demographics.demographics(e, f, d))
+        # fewer points than customers, so the engine-side hash sample is exercised
+        cases["income_spending_points"] = lambda e, f: demographics.income_spending_points(e, f, 300, 1)
+    if churn := _optional("metrics.churn"):
+        cases["customer_churn"] = lambda e, f: e.execute(churn.customer_churn(e, f).order_by("customer_id"))
+        cases["churn_model_summary"] = churn.churn_model_summary
+        cases["churn_bands"] = churn.churn_bands
+        cases["at_risk_rate"] = churn.at_risk_rate
+        cases["churn_by_segment[loyalty]"] = lambda e, f: churn.churn_by_segment(e, f, "loyalty")
+        cases["customer_action_table"] = lambda e, f: churn.customer_action_table(e, f, 100)
+        cases["fitted_vs_actual"] = churn.fitted_vs_actual
+    if clv := _optional("metrics.clv"):
+        cases["customer_clv"] = lambda e, f: e.execute(clv.customer_clv(e, f).order_by("customer_id"))
+        cases["clv_summary"] = clv.clv_summary
+        cases["clv_by_segment[rfm]"] = lambda e, f: clv.clv_by_segment(e, f, "rfm")
+        cases["clv_model_summary"] = clv.clv_model_summary
+    if retention := _optional("metrics.retention"):
+        cases["monthly_retention"] = retention.monthly_retention
+        cases["monthly_retention[behaviour]"] = lambda e, f: retention.monthly_retention(e, f, "behaviour")
+        cases["cohort_retention"] = lambda e, f: retention.cohort_retention(e, f, 12)
+    if model_quality := _optional("metrics.model_quality"):
+        cases["holdout_check"] = model_quality.holdout_check
+    return cases
+
+
+CASES = _cases()
+
+#: Public functions that are not metrics of a filter state (helpers, registries), or that are covered
+#: through another case (``trend`` is derived from ``period_sales``).
+NOT_METRICS = {
+    "metrics.segments.segmented_mart", "metrics.segments.label_customers",
+}
+
+
+def _filter_states(engine: Engine) -> dict[str, Filters]:
+    lo, hi = engine.date_bounds()
+    countries = engine.countries()
+    mid = lo + (hi - lo) * 3 // 5
+    return {
+        "all": Filters(lo, hi),
+        # a mid-week, mid-month start: partial first week/month, previous period inside the data
+        "prime-2-countries": Filters(mid + timedelta(days=2 - mid.weekday() % 7), hi, "Prime",
+                                     tuple(countries[:2])),
+        "segment": Filters(lo, hi, segment_scheme="loyalty", segment_label=SCHEME_LABELS["loyalty"][0]),
+        "empty": Filters(lo, hi, countries=("Atlantis",)),
+    }
+
+
+#: Every case runs on these filter states ...
+FULL_RUN_STATES = ("all", "prime-2-countries", "empty")
+#: ... and these cases also under a segment filter (a semi-join on the labels, which every page uses).
+SEGMENT_STATE_CASES = ("kpis", "frequency_bands", "segment_summary[rfm]", "customer_segments[rfm]",
+                       "period_sales[month]", "monthly_active_customers[loyalty]", "new_repeat_summary",
+                       "lifecycle_by_month", "engagement_by_segment[loyalty]")
+RUNS = [(name, state) for state in FULL_RUN_STATES for name in CASES] + [
+    (name, "segment") for name in SEGMENT_STATE_CASES if name in CASES]
+
+
+@pytest.fixture(scope="module")
+def filter_states(duckdb_twin: Engine) -> dict[str, Filters]:
+    return _filter_states(duckdb_twin)
+
+
+@pytest.mark.parametrize(("name", "state"), RUNS, ids=[f"{state}:{name}" for name, state in RUNS])
+def test_metric_parity(name: str, state: str, duckdb_twin: Engine, spark_engine: Engine,
+                       filter_states: dict[str, Filters]) -> None:
+    filters = filter_states[state]
+    expected = CASES[name](duckdb_twin, filters)
+    actual = CASES[name](spark_engine, filters)
+    assert_same_value(f"{name}@{state}", expected, actual)
+
+
+def test_every_metric_function_is_compared() -> None:
+    """Every memoised metric function of metrics/ appears in CASES (by name), so parity grows with
+    the code: add a case when you add a metric."""
+    covered = {name.split("[")[0] for name in CASES}
+    missing = []
+    for info in pkgutil.iter_modules(metrics.__path__):
+        if info.name in {"spark", "engine"}:
+            continue
+        module = importlib.import_module(f"metrics.{info.name}")
+        for attr, value in vars(module).items():
+            if attr.startswith("_") or not inspect.isfunction(value) or value.__module__ != module.__name__:
+                continue
+            if hasattr(value, "uncached") and attr not in covered and f"{module.__name__}.{attr}" not in NOT_METRICS:
+                missing.append(f"{module.__name__}.{attr}")
+    assert not missing, f"metric functions without a Spark parity case: {missing}"
+
+
+def test_two_spark_engines_keep_their_own_tables(spark_app, parity_dir, tmp_path, duckdb_twin) -> None:
+    """Engines on the shared Spark application use separate sessions: a second engine over other data
+    does not replace the first one's tables (they share view names like fact_orders)."""
+    from tests.factory import day, write_dataset
+
+    small = write_dataset(tmp_path / "small", customers=[{"customer_id": 1}],
+                          orders=[{"customer_id": 1, "date": day("2022-03-01"), "net_revenue": 10.0}])
+    first = spark_engine_for(parity_dir, spark_app, validate=False)
+    second = spark_engine_for(small, spark_app)  # valid data passes the contract checks on Spark
+    assert second.execute(second.orders.count()) == 1
+    assert first.execute(first.orders.count()) == duckdb_twin.execute(duckdb_twin.orders.count())
+
+
+def test_materialize_caches_on_spark(spark_engine: Engine) -> None:
+    """On Spark the customer mart is cached on the cluster (Ibis ``cache()``), not pulled to the driver."""
+    from metrics.mart import customer_mart, customer_mart_expr
+
+    lo, hi = spark_engine.date_bounds()
+    mart = customer_mart(spark_engine, Filters(lo, hi))
+    assert mart.op().__class__.__name__ != "InMemoryTable"
+    fresh = customer_mart_expr(spark_engine, Filters(lo, hi))
+    assert spark_engine.execute(mart.count()) == spark_engine.execute(fresh.count())
+
+
+def test_contract_violation_is_reported_on_spark(spark_app, tmp_path) -> None:
+    """Validation runs on Spark too and names the table and column. The broken value is the one the
+    last check looks at, so every check of the contract runs on Spark once."""
+    import pandas as pd
+
+    from metrics.contract import ContractError
+    from tests.factory import day, write_dataset
+
+    products = pd.DataFrame({"product_id": [1, 2], "product_name": ["Book", "Lamp"],
+                             "category": ["Books", "Home & Kitchen"], "subcategory": ["Novels", "Lighting"],
+                             "brand": ["Acme", "Lumo"], "list_price": [10.0, -40.0]})
+    bad = write_dataset(tmp_path / "bad", customers=[{"customer_id": 1}],
+                        orders=[{"customer_id": 1, "date": day("2022-03-01"), "net_revenue": 10.0}],
+                        tables={"dim_product": products})
+    with pytest.raises(ContractError, match=r"dim_product\.list_price"):
+        spark_engine_for(bad, spark_app)
+
+
+def test_missing_pyspark_message(monkeypatch) -> None:
+    """Choosing Spark without pyspark installed says how to install it."""
+    import builtins
+
+    from metrics import spark as spark_module
+    from metrics.settings import Settings
+
+    real_import = builtins.__import__
+
+    def no_pyspark(name, *args, **kwargs):
+        if name.startswith("pyspark"):
+            raise ImportError("No module named 'pyspark'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyspark)
+    monkeypatch.setattr(spark_module, "_BASE_SESSION", None)
+    with pytest.raises(spark_module.SparkNotInstalledError, match=r"pip install \.\[spark\]"):
+        spark_module.spark_session(Settings(backend="spark"))
+
+
+def test_local_settings_stay_on_loopback() -> None:
+    from metrics.settings import Settings
+    from metrics.spark import spark_conf
+
+    local = spark_conf(Settings(backend="spark"), "/tmp/x")
+    assert local["spark.driver.bindAddress"] == local["spark.driver.host"] == "127.0.0.1"
+    assert local["spark.ui.enabled"] == "false" and local["spark.sql.session.timeZone"] == "UTC"
+    assert local["spark.sql.warehouse.dir"] == "/tmp/x/warehouse"
+    assert local["spark.sql.shuffle.partitions"] == "2"  # one per core of local[2]
+    cluster = spark_conf(Settings(backend="spark", spark_master="spark://head:7077"), "/tmp/x")
+    assert "spark.driver.bindAddress" not in cluster and "spark.sql.shuffle.partitions" not in cluster
+
+
+def test_object_store_paths_pass_through() -> None:
+    from metrics.engine import table_location
+
+    assert table_location("s3a://bucket/custintel/", "fact_orders") == "s3a://bucket/custintel/fact_orders/*.parquet"
