@@ -7,6 +7,7 @@ exactly what ``metrics`` computes for the filters the URL holds.
 from __future__ import annotations
 
 import math
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -34,6 +35,9 @@ from tests.browser.dashboard import (
     settle,
 )
 
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
 PAGES = {
     "executive": "/",
     "engagement": "/engagement",
@@ -46,7 +50,19 @@ PAGES = {
 FMT = {spec.key: spec.fmt for spec in KPI_SPECS}
 
 
-def assert_kpis_match(page, engine: Engine, filters: Filters) -> None:
+def assert_kpis_match(page, engine: Engine, filters: Filters, timeout: float = 10.0) -> None:
+    """The KPI cards show exactly ``kpis(engine, filters)`` (retried while late callbacks land)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _kpis_match(page, engine, filters)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(250)
+
+
+def _kpis_match(page, engine: Engine, filters: Filters) -> None:
     shown = kpi_values(page)
     expected = kpis(engine, filters)
     assert set(expected) <= set(shown), f"missing KPI cards: {set(expected) - set(shown)}"
@@ -74,7 +90,7 @@ def test_page_loads_without_errors_and_is_screenshotted(name, page, app_url, scr
                                                          some_customer: int):
     path = PAGES[name] + (f"?id={some_customer}" if name == "customer" else "")
     open_page(page, app_url + path)
-    assert page.locator(".page-title").first.is_visible()
+    expect(page.locator(".page-title").first).to_be_visible()
     assert_no_errors(page)
     page.screenshot(path=str(screenshot_dir / f"{name}.png"))
 
@@ -126,10 +142,10 @@ def test_a_copied_link_reopens_the_same_view(page, browser, app_url, generated_e
         track_callbacks(fresh)
         fresh.goto(link)
         settle(fresh)
+        assert_kpis_match(fresh, eng, Filters(date(2022, 3, 1), date(2023, 2, 28), "Non-Prime", (country,)))
         assert kpi_values(fresh) == before_kpis
         assert control_state(fresh) == before_controls
         assert before_controls["prime"] == "Non-Prime" and country in before_controls["countries"]
-        assert_kpis_match(fresh, eng, Filters(date(2022, 3, 1), date(2023, 2, 28), "Non-Prime", (country,)))
     finally:
         other.close()
 
@@ -168,19 +184,20 @@ def first_empty_day(engine: Engine) -> Filters:
 def test_empty_selection_shows_the_empty_state(page, app_url, generated_engine: Engine):
     filters = first_empty_day(generated_engine)
     open_page(page, f"{app_url}/?{filters.to_query()}")
-    assert page.get_by_text("No orders match these filters").first.is_visible()
+    expect(page.get_by_text("No orders match these filters").first).to_be_visible()
+    assert_kpis_match(page, generated_engine, filters)
     assert kpi_values(page)["total_customers"][0] == 0
     assert_no_errors(page)
     for path in ("/engagement", "/segmentation", "/loyalty", "/risk"):
         open_page(page, f"{app_url}{path}?{filters.to_query()}")
-        assert page.get_by_text("No orders match these filters").first.is_visible(), path
+        expect(page.get_by_text("No orders match these filters").first).to_be_visible()
         assert_no_errors(page)
 
 
 def test_an_invalid_link_is_corrected_with_a_notice(page, app_url, generated_engine: Engine):
     open_page(page, f"{app_url}/?start=yesterday&end=2099-01-01&prime=Gold&country=Atlantis&scheme=x")
     notice = page.locator("#filter-notices .alert")
-    assert notice.is_visible()
+    expect(notice).to_be_visible()
     assert "Some link values were corrected" in notice.inner_text()
     filters = url_filters(page, generated_engine)  # the address now holds the corrected, valid filters
     assert filters == default_filters(generated_engine)
@@ -212,5 +229,5 @@ def test_clicking_a_customer_id_opens_the_profile(page, app_url, generated_engin
     settle(page)
     assert urlparse(current_url(page)).path == "/customer"
     assert parse_qs(current_search(page).lstrip("?"))["id"] == [customer_id]
-    assert page.locator("#customer-title").inner_text().find(customer_id) >= 0
+    expect(page.locator("#customer-title")).to_contain_text(customer_id)
     assert_no_errors(page)
