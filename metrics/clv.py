@@ -47,7 +47,7 @@ from metrics.model_inputs import (
     fit_spend_model,
     group_scores,
     months_back,
-    repeat_spend_expr,
+    repeat_spend,
 )
 from metrics.segments import check_scheme, customer_segments
 from metrics.selection import date_key, filtered_orders
@@ -120,7 +120,7 @@ def customer_clv(engine: Engine, filters: Filters, discount_rate_monthly: float 
         else:
             purchases_discounted = t.expected_purchases_12m
         t = t.mutate(purchases_discounted=purchases_discounted)
-        t = left_join_customers(t, repeat_spend_expr(engine, filters).select("customer_id", "monetary_value"))
+        t = left_join_customers(t, repeat_spend(engine, filters).select("customer_id", "monetary_value"))
         t = left_join_customers(t, last_12m_sales_expr(engine, filters))
         value = expected_order_value_expr(spend, t.frequency, t.monetary_value)
         t = t.mutate(

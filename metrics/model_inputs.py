@@ -136,6 +136,12 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
 
 
+def repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`repeat_spend_expr` computed once per filter state (it is read by the spend fit and by the
+    CLV table)."""
+    return engine.memo(("repeat_spend", filters), lambda: engine.materialize(repeat_spend_expr(engine, filters)))
+
+
 def _hash_fraction(customer_id: ir.IntegerValue) -> ir.FloatingValue:
     """A deterministic pseudo-random number in [0, 1) per customer id (integer arithmetic, portable)."""
     bucket = (customer_id.cast("int64") % _HASH_MODULUS) * _HASH_MULTIPLIER % _HASH_MODULUS
@@ -156,7 +162,7 @@ def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEN
     ``max_customers`` when there are more (memoised per filter state)."""
 
     def compute() -> SpendInputs:
-        spend = repeat_spend_expr(engine, filters)
+        spend = repeat_spend(engine, filters)
         spend = spend.filter(spend.monetary_value > 0)
         total = int(engine.execute(spend.count()))
         sampled = total > max_customers
