@@ -69,7 +69,7 @@ def current_url(page: Any) -> str:
 def kpi_values(page: Any) -> dict[str, tuple[float, str]]:
     """KPI key -> (exact value from ``data-value``, the text shown)."""
     rows = page.eval_on_selector_all(
-        "[data-kpi]", "els => els.map(e => [e.dataset.kpi, e.dataset.value, e.innerText])")
+        "[data-kpi]", "els => els.map(e => [e.dataset.kpi, e.dataset.value, e.textContent])")
     return {key: (float(value), text.strip()) for key, value, text in rows}
 
 
@@ -91,6 +91,13 @@ def add_country(page: Any, country: str) -> None:
     search.fill(country)
     page.locator(".dash-dropdown-content").get_by_text(country, exact=True).click()
     page.keyboard.press("Escape")
+    settle(page)
+
+
+def choose(page: Any, dropdown_id: str, label: str) -> None:
+    """Pick one option of a single-value dcc.Dropdown by its label."""
+    page.locator(f"#{dropdown_id}").click()
+    page.locator(".dash-dropdown-content").get_by_text(label, exact=True).click()
     settle(page)
 
 

@@ -7,6 +7,7 @@ exactly what ``metrics`` computes for the filters the URL holds.
 from __future__ import annotations
 
 import math
+import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from metrics.selection import default_filters
 from tests.browser.dashboard import (
     add_country,
     assert_no_errors,
+    choose,
     control_state,
     current_search,
     current_url,
@@ -205,6 +207,21 @@ def test_an_invalid_link_is_corrected_with_a_notice(page, app_url, generated_eng
     assert_no_errors(page)
 
 
+def test_segment_filter_applies_and_is_hidden_where_unused(page, app_url, generated_engine: Engine):
+    eng = generated_engine
+    open_page(page, app_url + "/")
+    choose(page, "filter-scheme", "Loyalty tier (RFM)")
+    assert "segment=" not in current_search(page)  # a scheme alone filters nothing
+    choose(page, "filter-segment", "Top Tier")
+    expected = default_filters(eng).with_segment("loyalty", "Top Tier")
+    assert url_filters(page, eng) == expected
+    assert_kpis_match(page, eng, expected)
+    page.locator(".app-navbar a.nav-link", has_text="Segmentation").click()
+    settle(page)
+    expect(page.locator("#filter-segment-box")).to_be_hidden()
+    assert_no_errors(page)
+
+
 def test_navbar_links_keep_the_filters(page, app_url, generated_engine: Engine):
     open_page(page, app_url + "/")
     set_prime(page, "Prime")
@@ -224,7 +241,8 @@ def test_navbar_links_keep_the_filters(page, app_url, generated_engine: Engine):
 def test_clicking_a_customer_id_opens_the_profile(page, app_url, generated_engine: Engine):
     open_page(page, app_url + "/engagement")
     cell = page.locator(".ag-cell.customer-link").first
-    customer_id = cell.inner_text().strip()
+    expect(cell).to_have_text(re.compile(r"^\s*\d+\s*$"))  # AG Grid fills cells after creating them
+    customer_id = (cell.text_content() or "").strip()  # innerText is empty while the grid is off screen
     cell.click()
     settle(page)
     assert urlparse(current_url(page)).path == "/customer"
