@@ -16,7 +16,7 @@ from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
 
 #: Metric modules whose public functions are listed (missing modules are skipped).
 METRIC_MODULES = ("kpis", "segments", "trends", "activity", "engagement", "repeat", "lifecycle", "demographics",
-                  "churn", "clv", "cohorts", "customers", "actions")
+                  "retention", "churn", "clv", "model_quality", "customers")
 
 
 def _doc(obj: object) -> str:
