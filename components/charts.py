@@ -82,14 +82,14 @@ def gauge(value: float, target: float, *, title: str = "", height: int = 260) ->
         number={"suffix": " %", "valueformat": ".1f"},
         title={"text": title} if title else None,
         gauge={
-            "axis": {"range": [0, 100], "ticksuffix": " %"},
+            "axis": {"range": [0, 100], "ticksuffix": "%", "tickvals": [0, 20, 40, 60, 80, 100]},
             "bar": {"color": colour, "thickness": 0.6},
             "threshold": {"line": {"color": "#212529", "width": 3}, "thickness": 0.9, "value": target * 100},
             "steps": [{"range": [0, target * 100], "color": "#F1F3F5"}],
         },
     ))
     style_figure(fig, height=height, legend=False)
-    fig.update_layout(margin={"l": 24, "r": 24, "t": 24, "b": 8})
+    fig.update_layout(margin={"l": 44, "r": 44, "t": 24, "b": 8})
     fig.add_annotation(text=f"target {target * 100:.0f} %", x=0.5, y=0.02, xref="paper", yref="paper",
                        showarrow=False, font={"size": 12, "color": "#495057"})
     return fig

@@ -90,7 +90,9 @@ def some_customer(generated_engine: Engine) -> int:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_loads_without_errors_and_is_screenshotted(name, page, app_url, screenshot_dir: Path,
                                                          some_customer: int):
-    path = PAGES[name] + (f"?id={some_customer}" if name == "customer" else "")
+    # the last full year, so the cards have a preceding period to compare with
+    query = f"?{Filters(date(2024, 1, 1), date(2024, 12, 31)).to_query()}"
+    path = PAGES[name] + (f"{query}&id={some_customer}" if name == "customer" else query)
     open_page(page, app_url + path)
     expect(page.locator(".page-title").first).to_be_visible()
     assert_no_errors(page)
