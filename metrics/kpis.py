@@ -53,9 +53,10 @@ KPI_SPECS: tuple[KpiSpec, ...] = (
 
 
 @memoized
-def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
-    """The KPI values for one filter state (zeros for an empty selection). The At-risk rate comes from the
-    churn model of :mod:`metrics.churn` (fitted once per filter state); the rest from the customer mart."""
+def customer_kpis(engine: Engine, filters: Filters) -> dict[str, float]:
+    """The descriptive KPIs of one filter state, read from the customer mart only (no model is fitted):
+    every key of :data:`KPI_SPECS` except ``at_risk_rate`` (zeros for an empty selection). Cheap enough
+    for emptiness checks (``customer_kpis(engine, filters)["total_orders"] == 0``)."""
     t = customer_mart(engine, filters)
     row = engine.execute(t.aggregate(
         total_customers=t.count(),
@@ -77,8 +78,15 @@ def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
         "prime_share": safe_div(scalar(row.prime_customers), customers),
         "active_rate_30d": safe_div(scalar(row.active_customers), customers),
         "new_customers": scalar(row.new_customers),
-        "at_risk_rate": at_risk_rate(engine, filters),
     }
+
+
+@memoized
+def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
+    """Every KPI of :data:`KPI_SPECS` for one filter state (zeros for an empty selection):
+    :func:`customer_kpis` plus the At-risk rate, which comes from the churn model of
+    :mod:`metrics.churn` (fitted once per filter state)."""
+    return {**customer_kpis(engine, filters), "at_risk_rate": at_risk_rate(engine, filters)}
 
 
 def kpi_summary(engine: Engine, filters: Filters) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from metrics.activity import (
     monthly_active_customers,
 )
 from metrics.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
-from metrics.kpis import kpis
+from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_TITLES
 from metrics.retention import cohort_retention
 from metrics.trends import trend_by_segment
@@ -110,7 +110,7 @@ def update_segments(query: str | None, scheme: str | None):
     filters = read_filters(query)
     scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
     order = [*scheme_colours(scheme), NO_ORDERS_LABEL]
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return (empty_figure(),) * 4
     mac = monthly_active_customers(eng, filters, scheme)
     orders = trend_by_segment(eng, filters, "orders", "month", scheme)
@@ -134,7 +134,7 @@ def update_heatmaps(query: str | None, measure: str | None):
     eng = engine()
     filters = read_filters(query)
     measure = measure if measure in MEASURE_TITLES else "orders"
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(), empty_figure()
     year_month = activity_heatmap_year_month(eng, filters, measure)
     weekday_hour = activity_heatmap_weekday_hour(eng, filters, measure)

@@ -16,7 +16,7 @@ from components.kpi import kpi_card, relative_change
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
-from metrics.kpis import kpis
+from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.mart import customer_mart_frame
 from metrics.repeat import REPEAT_METRICS, new_repeat_summary
@@ -196,7 +196,7 @@ def update_trend(query: str | None, view: str | None, primary: str | None, secon
     allowed = SEGMENT_TREND_METRICS if segment_view else tuple(TREND_METRICS)
     options = [{"label": TREND_METRICS[m].label, "value": m} for m in allowed]
     primary = primary if primary in allowed else allowed[0]
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(height=380), options, segment_view
     spec = TREND_METRICS[primary]
     if segment_view:
@@ -242,7 +242,7 @@ def update_clv(query: str | None):
     eng = engine()
     filters = read_filters(query)
     table = table_update(CLV_TABLE, query)
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return (empty_figure(height=340), *table)
     model = clv_model_summary(eng, filters)
     if not model["ok"]:

@@ -21,7 +21,7 @@ from metrics.churn import (
     customer_action_table,
     fitted_vs_actual,
 )
-from metrics.kpis import kpis
+from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_summary
 
@@ -95,7 +95,7 @@ def update_bubbles(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
     scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
-    total_customers = kpis(eng, filters)["total_customers"]
+    total_customers = customer_kpis(eng, filters)["total_customers"]
     if total_customers == 0:
         return empty_figure(height=380)
     frame = churn_by_segment(eng, filters, scheme)
@@ -127,7 +127,7 @@ def update_risk(query: str | None):
     eng = engine()
     filters = read_filters(query)
     table = table_update(ACTIONS_TABLE, query)
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return (empty_figure(height=380), empty_figure(), None, *table)
     model = churn_model_summary(eng, filters)
     note = None
@@ -142,7 +142,7 @@ def update_risk(query: str | None):
 def update_fit(query: str | None):
     eng = engine()
     filters = read_filters(query)
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(height=320), ""
     model = churn_model_summary(eng, filters)
     if not model["ok"]:

@@ -14,7 +14,7 @@ from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
 from metrics.demographics import DIMENSION_TITLES, demographics, income_spending_medians, income_spending_points
 from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
-from metrics.kpis import kpis
+from metrics.kpis import customer_kpis
 from metrics.labels import LIFECYCLE_LABELS, SCHEME_TITLES
 from metrics.lifecycle import lifecycle_by_month
 from metrics.retention import monthly_retention
@@ -126,7 +126,7 @@ def share_bars(frame, dimension: str) -> go.Figure:
 def update_overview(query: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return (empty_figure(height=400), empty_figure(height=400), empty_figure(height=280),
                 empty_figure(height=280), empty_figure(height=280))
     points = income_spending_points(eng, filters, sample=SCATTER_SAMPLE)
@@ -162,7 +162,7 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     filters = read_filters(query, use_segment=USE_SEGMENT)
     scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
     measure = measure if measure in PERFORMANCE else "customers"
-    if kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(height=380)
     title, source, col, y_format = PERFORMANCE[measure]
     order = list(scheme_colours(scheme))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.kpis import KPI_SPECS, frequency_bands, kpi_summary, kpis
+from metrics.kpis import KPI_SPECS, customer_kpis, frequency_bands, kpi_summary, kpis
 from metrics.mart import customer_mart_frame
 from tests.conftest import engine_for
 from tests.factory import write_dataset
@@ -44,6 +44,17 @@ def test_kpis_by_hand(engine):
         "new_customers": 2,  # customers 1 and 3; customer 2 first ordered in 2023
         "at_risk_rate": 0.0,  # one repeat buyer: too few for the churn model, so 0
     })
+
+
+def test_customer_kpis_are_the_kpis_without_the_model(engine):
+    """customer_kpis reads the mart only: every KPI but the at-risk rate, and no churn model is fitted."""
+    filters = Filters("2024-01-01", "2024-03-30")  # a state no other test has fitted a model for
+    got = customer_kpis(engine, filters)
+    assert set(got) == {spec.key for spec in KPI_SPECS} - {"at_risk_rate"}
+    assert not [key for key in engine.cache._data if key[0] == "bgnbd" and key[1] == filters]
+    assert got == {key: value for key, value in kpis(engine, filters).items() if key != "at_risk_rate"}
+    assert (got["total_customers"], got["total_orders"], got["revenue"]) == (2, 3, 90.0)
+    assert set(customer_kpis(engine, Filters("2022-01-01", "2022-01-31")).values()) == {0.0}
 
 
 def test_prime_and_country_filters(engine):
@@ -136,6 +147,7 @@ def test_kpis_match_pandas_on_generated_data(generated_engine, generated_dir, fi
     got = kpis(generated_engine, filters)
     assert 0.0 <= got["at_risk_rate"] <= 1.0  # model-based: checked against pandas in tests/test_churn.py
     assert {key: value for key, value in got.items() if key != "at_risk_rate"} == pytest.approx(expected, rel=1e-9)
+    assert customer_kpis(generated_engine, filters) == pytest.approx(expected, rel=1e-9)
 
 
 def test_frequency_bands_match_pandas_on_generated_data(generated_engine, generated_dir):

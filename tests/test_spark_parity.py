@@ -50,6 +50,7 @@ def _cases() -> dict[str, Case]:
         # the customer mart itself, every column, one row per customer (ordered by customer_id)
         "customer_mart": lambda e, f: customer_mart_frame(e, f),
         "kpis": kpis.kpis,
+        "customer_kpis": kpis.customer_kpis,
         "kpi_summary": kpis.kpi_summary,
         "frequency_bands": kpis.frequency_bands,
         # every RFM score and every scheme's label, per customer
