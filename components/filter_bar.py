@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
 from metrics.filters import PRIME_CHOICES
 from metrics.labels import SCHEME_LABELS, SCHEME_TITLES
+from metrics.selection import default_filters
 
 DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "filter-countries", "filter-scheme",
                                             "filter-segment")
@@ -38,7 +39,8 @@ def filter_bar() -> dbc.Card:
             dbc.Label("Date range", html_for=DATES, className="small fw-semibold mb-1"),
             dcc.DatePickerRange(
                 id=DATES, min_date_allowed=lo.isoformat(), max_date_allowed=hi.isoformat(),
-                start_date=lo.isoformat(), end_date=hi.isoformat(), initial_visible_month=hi.isoformat(),
+                start_date=default_filters(eng).start.isoformat(), end_date=hi.isoformat(),
+                initial_visible_month=hi.isoformat(),
                 display_format="YYYY-MM-DD", first_day_of_week=1, updatemode="bothdates",
                 minimum_nights=0, persistence=False,
             ),

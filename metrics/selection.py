@@ -7,7 +7,7 @@ optional segment. Filter values enter the queries as Ibis literals (bound values
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -21,10 +21,29 @@ def date_key(day: date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
+def year_before(day: date) -> date:
+    """The same calendar date one year earlier (29 February becomes 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
 def default_filters(engine: Engine) -> Filters:
-    """Everything: the full date range of the data, all customers."""
+    """The view a fresh visit opens: all customers over the **trailing 12 months** ending at the last
+    order date of the data: ``end`` = the last order date, ``start`` = the day after the same date one
+    year earlier (365 days, 366 across a 29 February), or the first order date when the data are shorter.
+    Data ending on 31 December 2024 open on 1 January – 31 December 2024. It is the window of the CLV's
+    "last 12 months" sales.
+
+    Why not the whole data range: the whole range has no preceding period, so no KPI card could show a
+    change on first open. The trailing year keeps the as-of date at the newest data (recency, churn risk
+    and "active" mean "now"), covers a full seasonal cycle, and has a preceding year to compare with
+    whenever the data reach back two years. (The last full calendar year would leave the newest months out
+    whenever the data do not end on 31 December.)
+    """
     lo, hi = engine.date_bounds()
-    return Filters(lo, hi)
+    return Filters(max(lo, year_before(hi) + timedelta(days=1)), hi)
 
 
 def _customer_predicate(customers: ir.Table, filters: Filters) -> list[ir.BooleanValue]:

@@ -25,7 +25,6 @@ from metrics.kpis import kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import btyd_groups, fit_purchase_model, spend_inputs
 from metrics.segments import customer_segments
-from metrics.selection import default_filters
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import load_frames, ref_orders
@@ -60,7 +59,7 @@ def pandas_fit(per: pd.DataFrame) -> BGNBDModel:
 
 @pytest.fixture(scope="module")
 def generated(generated_engine):
-    filters = default_filters(generated_engine)
+    filters = Filters(*generated_engine.date_bounds())  # the whole range: lapsed buyers need years of data
     frames = load_frames(generated_engine)
     per = pandas_btyd(frames, filters)
     return generated_engine, filters, frames, per, pandas_fit(per)

@@ -144,7 +144,7 @@ def test_parse_query_keeps_page_keys_and_reports_corrections(generated_engine: E
     assert state.query == "start=2023-01-01&end=2023-03-31&prime=Prime&id=17"
     assert link_query(state.query) == "?start=2023-01-01&end=2023-03-31&prime=Prime"
 
-    bad = parse_query("start=1900-01-01&prime=Gold&country=Atlantis", eng)
+    bad = parse_query("start=yesterday&prime=Gold&country=Atlantis", eng)
     assert bad.filters == default_filters(eng) and len(bad.notices) == 3
 
     query = query_from_controls(lo.isoformat(), hi.isoformat(), "Non-Prime", [eng.countries()[0]], "loyalty",
