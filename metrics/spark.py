@@ -55,6 +55,15 @@ def local_cores(master: str) -> int:
     return max(int(count), 1) if count.isdigit() else 1
 
 
+def local_driver_memory() -> str:
+    """Heap of a local Spark driver: a quarter of the machine's memory, between 1 and 8 GB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "2g"
+    return f"{min(max(total // 4 // 2**30, 1), 8)}g"
+
+
 def _import_pyspark() -> Any:
     try:
         from pyspark.sql import SparkSession
@@ -98,6 +107,9 @@ def spark_conf(settings: Settings, scratch_dir: str) -> dict[str, str]:
     if is_local_master(settings.spark_master):
         conf.update(
             {
+                # a local master runs every task inside the driver JVM, whose default heap (1 GB) fails
+                # at ~1M orders ("Not enough memory to build and broadcast the table")
+                "spark.driver.memory": os.environ.get("SPARK_DRIVER_MEMORY") or local_driver_memory(),
                 "spark.driver.bindAddress": LOOPBACK,
                 "spark.driver.host": LOOPBACK,
                 "spark.default.parallelism": str(local_cores(settings.spark_master)),

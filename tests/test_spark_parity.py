@@ -255,6 +255,7 @@ def test_local_settings_stay_on_loopback() -> None:
     assert local["spark.ui.enabled"] == "false" and local["spark.sql.session.timeZone"] == "UTC"
     assert local["spark.sql.warehouse.dir"] == "/tmp/x/warehouse"
     assert local["spark.sql.shuffle.partitions"] == "2"  # one per core of local[2]
+    assert local["spark.driver.memory"].endswith("g")  # not Spark's 1 GB default (fails at 1M orders)
     cluster = spark_conf(Settings(backend="spark", spark_master="spark://head:7077"), "/tmp/x")
     assert "spark.driver.bindAddress" not in cluster and "spark.sql.shuffle.partitions" not in cluster
 
