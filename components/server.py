@@ -57,7 +57,13 @@ def install_security(server: Flask, settings: Settings, *, max_request_bytes: in
     if server.extensions.get(_MARK):
         return
     server.extensions[_MARK] = True
-    server.config["MAX_CONTENT_LENGTH"] = max_request_bytes
+    server.config["MAX_CONTENT_LENGTH"] = max_request_bytes  # enforced when a view reads the body ...
+
+    @server.before_request
+    def refuse_large_bodies() -> Response | None:  # ... and here, before any work, from the declared length
+        if request.content_length is not None and request.content_length > max_request_bytes:
+            return Response("Request too large.\n", 413)
+        return None
 
     if settings.auth:
         user, password = parse_credentials(settings.auth)

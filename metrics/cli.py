@@ -286,9 +286,13 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
+        try:
+            flag_orders, flag_customers = ingest.parse_map_args(args.map), ingest.parse_map_args(args.customer_map)
+        except ingest.IngestError as exc:
+            raise CliError(str(exc), EXIT_USAGE) from exc
         mapping_file = ingest.load_mapping_file(args.mapping) if args.mapping else {}
-        order_map = {**mapping_file.get("orders", {}), **ingest.parse_map_args(args.map)}
-        customer_map = {**mapping_file.get("customers", {}), **ingest.parse_map_args(args.customer_map)}
+        order_map = {**mapping_file.get("orders", {}), **flag_orders}
+        customer_map = {**mapping_file.get("customers", {}), **flag_customers}
         if customer_map and not args.customers_file:
             raise CliError("--customer-map needs --customers FILE", EXIT_USAGE)
         file_options = dict(mapping_file.get("options", {}))
@@ -439,6 +443,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         command = gunicorn_command(settings.host, settings.port, args.workers, args.threads, args.timeout)
         print(" ".join(command), file=sys.stderr)
         os.execvpe(command[0], command, os.environ.copy())
+        return EXIT_OK  # not reached: exec replaces this process
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
     import app as dash_app  # reads the settings from the environment set above

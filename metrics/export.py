@@ -36,8 +36,12 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_safe_csv(frame: pd.DataFrame) -> str:
-    """CSV text of ``frame`` with formula-like text cells neutralised."""
-    return neutralise_frame(frame).to_csv(index=False)
+    """CSV text of ``frame`` with formula-like text cells neutralised.
+
+    Lines end with CRLF (RFC 4180): with a bare ``\\n`` terminator the csv writer leaves a cell containing a
+    carriage return unquoted, and readers then split the row in two.
+    """
+    return neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n")
 
 
 def export_filename(stem: str, filter_description: str, extension: str = "csv") -> str:
