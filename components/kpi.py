@@ -65,11 +65,3 @@ def kpi_cards(summary: pd.DataFrame) -> list[dbc.Col]:
         cols.append(dbc.Col(card, className="p-1"))
     return cols
 
-
-def relative_change(value: float, previous: float) -> float | None:
-    """(value − previous) / previous for a card's delta line; None when there is nothing to compare with.
-
-    The same rule as :func:`metrics.kpis.kpi_summary` (no percentage against a zero previous value)."""
-    if previous is None or pd.isna(previous) or previous == 0 or value is None or pd.isna(value):
-        return None
-    return (float(value) - float(previous)) / float(previous)

@@ -44,3 +44,16 @@ def scalar(value: object) -> float:
     except (TypeError, ValueError):
         return 0.0
     return 0.0 if math.isnan(out) else out
+
+
+def relative_change(value: float | None, previous: float | None) -> float | None:
+    """(value − previous) / previous: the period-over-period change of DESIGN §3 as a fraction.
+
+    None when there is nothing to compare with — the previous value is 0 or missing (no prior data: a
+    percentage would be invented) or the value itself is missing."""
+    if value is None or previous is None:
+        return None
+    now, before = float(value), float(previous)
+    if before == 0 or math.isnan(before) or math.isnan(now):
+        return None
+    return (now - before) / before

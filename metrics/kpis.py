@@ -14,7 +14,7 @@ from metrics.cache import memoized
 from metrics.churn import at_risk_rate
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import safe_div, scalar
+from metrics.frames import relative_change, safe_div, scalar
 from metrics.labels import FREQUENCY_BANDS
 from metrics.mart import customer_mart
 
@@ -100,7 +100,7 @@ def kpi_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
         value, before = current[spec.key], previous[spec.key]
         rows.append({
             "key": spec.key, "label": spec.label, "fmt": spec.fmt, "value": value, "previous": before,
-            "delta": value - before, "delta_pct": (value - before) / before if before else None,
+            "delta": value - before, "delta_pct": relative_change(value, before),
             "higher_is_better": spec.higher_is_better, "definition": spec.definition,
         })
     return pd.DataFrame(rows)

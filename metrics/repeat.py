@@ -22,12 +22,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import ibis
+import pandas as pd
 
 from metrics.cache import memoized
 from metrics.engagement import engaged_prospects
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import safe_div, scalar
+from metrics.frames import relative_change, safe_div, scalar
 from metrics.mart import customer_mart
 from metrics.selection import filtered_orders
 
@@ -63,6 +64,21 @@ def new_repeat_summary(engine: Engine, filters: Filters) -> dict[str, float]:
     """The values of :data:`REPEAT_METRICS` (plus ``orders`` and ``revenue``) for one filter state, as a
     dict of floats; all zeros for an empty selection. Definitions in the module docstring."""
     return dict(_new_repeat_summary(engine, filters))  # a copy: callers may not alter the cached dict
+
+
+@memoized
+def new_repeat_summary_with_change(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """One row per metric of :data:`REPEAT_METRICS` (in its order): ``key``, ``label``, ``fmt``, ``value``
+    (this range), ``previous`` (the preceding range of equal length), ``delta`` = value − previous,
+    ``delta_pct`` = delta / previous — **None** when the previous value is 0 (no invented percentage),
+    and ``definition``. Values as in :func:`new_repeat_summary`."""
+    current, previous = _new_repeat_summary(engine, filters), _new_repeat_summary(engine, filters.previous())
+    rows = [{"key": key, "label": spec.label, "fmt": spec.fmt, "value": current[key], "previous": previous[key],
+             "delta": current[key] - previous[key], "delta_pct": relative_change(current[key], previous[key]),
+             "definition": spec.definition} for key, spec in REPEAT_METRICS.items()]
+    out = pd.DataFrame(rows)
+    out["delta_pct"] = pd.Series([row["delta_pct"] for row in rows], dtype="object")
+    return out
 
 
 @memoized

@@ -44,7 +44,7 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import empty_frame, ratio
+from metrics.frames import empty_frame, ratio, relative_change
 from metrics.labels import SCHEME_LABELS
 from metrics.mart import customer_mart
 from metrics.rfm import add_rfm_scores
@@ -170,6 +170,28 @@ def segment_summary(engine: Engine, filters: Filters, scheme: str = "loyalty") -
     out["repeat_rate"] = ratio(out.repeat_customers, out.customers)
     return out[["segment", "customers", "customer_share", "orders", "revenue", "revenue_share", "aov",
                 "revenue_per_customer", "repeat_rate", "repeat_customers", "avg_recency_days"]]
+
+
+@memoized
+def segment_summary_with_change(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
+    """Segment sizes now and in the preceding range of equal length (:meth:`Filters.previous`), per label of
+    ``scheme`` (all labels, in display order): ``customers`` and ``customer_share`` in the range,
+    ``previous_customers`` and ``previous_customer_share`` in the preceding range, ``delta`` = customers −
+    previous_customers and ``delta_pct`` = delta / previous_customers — **None** (not a number) when the
+    segment had no customers before: a percentage change from nothing would be invented.
+
+    Each period is segmented on its own (scores relative to that period's customers, as-of its own end),
+    so a customer can move between tiers from one period to the next."""
+    check_scheme(scheme)
+    current = segment_summary(engine, filters, scheme)[["segment", "customers", "customer_share"]]
+    before = segment_summary(engine, filters.previous(), scheme)[["segment", "customers", "customer_share"]]
+    out = current.merge(before.rename(columns={"customers": "previous_customers",
+                                               "customer_share": "previous_customer_share"}), on="segment")
+    out["delta"] = (out.customers - out.previous_customers).astype("int64")
+    out["delta_pct"] = pd.Series([relative_change(now, then) for now, then in
+                                  zip(out.customers, out.previous_customers, strict=True)], dtype="object")
+    return out[["segment", "customers", "customer_share", "previous_customers", "previous_customer_share",
+                "delta", "delta_pct"]]
 
 
 @memoized

@@ -12,15 +12,15 @@ from dash import Input, Output, callback, dcc, html
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import CLV_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
-from components.kpi import kpi_card, relative_change
+from components.kpi import kpi_card
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.mart import customer_mart_frame
-from metrics.repeat import REPEAT_METRICS, new_repeat_summary
-from metrics.segments import segment_summary
+from metrics.repeat import new_repeat_summary_with_change
+from metrics.segments import segment_summary, segment_summary_with_change
 from metrics.trends import GRAINS, SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
@@ -158,27 +158,24 @@ def layout(**_query: str) -> html.Div:
 def update_tiers(query: str | None):
     eng = engine()
     filters = read_filters(query)
-    current = segment_summary(eng, filters, "loyalty").set_index("segment")
-    before = segment_summary(eng, filters.previous(), "loyalty").set_index("segment")
+    sizes = segment_summary_with_change(eng, filters, "loyalty").set_index("segment")
     tiers = []
     for tier in TIERS:
-        now, then = current.loc[tier], before.loc[tier]
-        card = kpi_card(f"{tier} · {fmt_pct(now.customer_share)} of customers", now.customers, then.customers,
-                        relative_change(now.customers, then.customers), "int", tier != "Hibernating" and
-                        tier != "At-Risk", key=f"tier-{tier}",
-                        definition=f"{tier}: customers in the tier now vs the preceding period",
+        row = sizes.loc[tier]
+        card = kpi_card(f"{tier} · {fmt_pct(row.customer_share)} of customers", row.customers,
+                        row.previous_customers, row.delta_pct, "int", tier not in ("Hibernating", "At-Risk"),
+                        key=f"tier-{tier}", definition=f"{tier}: customers in the tier now vs the preceding period",
                         accent=scheme_colours("loyalty")[tier])
         tiers.append(dbc.Col(card, className="p-1"))
-    summary, previous = new_repeat_summary(eng, filters), new_repeat_summary(eng, filters.previous())
+    changes = new_repeat_summary_with_change(eng, filters).set_index("key")
     repeat_cards = []
     for key in REPEAT_CARDS:
-        spec = REPEAT_METRICS[key]
-        fmt = spec.fmt if spec.fmt in ("int", "money", "pct") else "float"
-        higher_is_better = key != "avg_repeat_interval_days"
-        label = spec.label + (" (days)" if spec.fmt == "days" else "")
-        repeat_cards.append(dbc.Col(kpi_card(label, summary[key], previous[key],
-                                             relative_change(summary[key], previous[key]), fmt, higher_is_better,
-                                             key=f"repeat-{key}", definition=spec.definition), className="p-1"))
+        row = changes.loc[key]
+        fmt = row.fmt if row.fmt in ("int", "money", "pct") else "float"
+        label = row.label + (" (days)" if row.fmt == "days" else "")
+        repeat_cards.append(dbc.Col(kpi_card(label, row.value, row.previous, row.delta_pct, fmt,
+                                             key != "avg_repeat_interval_days", key=f"repeat-{key}",
+                                             definition=row.definition), className="p-1"))
     return (tiers, repeat_cards, *table_update(SEGMENTS_TABLE, query))
 
 

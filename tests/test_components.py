@@ -14,7 +14,7 @@ from dash.exceptions import PreventUpdate
 from components.charts import EMPTY_MESSAGE, chart_frame, empty_figure, gauge, segment_figure
 from components.colours import BAND_COLOURS, SEGMENT_COLOURS, scheme_colours, segment_colour
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct, fmt_signed_pct, format_value
-from components.kpi import BAD, GOOD, NEUTRAL, delta_style, kpi_card, relative_change
+from components.kpi import BAD, GOOD, NEUTRAL, delta_style, kpi_card
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS
@@ -80,12 +80,6 @@ def test_kpi_card_shows_value_delta_and_raw_value():
     churn = kpi_card("At-risk rate", 0.3, 0.2, 0.5, "pct", higher_is_better=False)
     assert any(BAD in c for c in _classes(churn))
     assert "no data in previous period" in _text(kpi_card("New", 5, 0, None, "int"))
-
-
-def test_relative_change():
-    assert relative_change(150, 100) == pytest.approx(0.5)
-    assert relative_change(5, 0) is None and relative_change(5, None) is None
-    assert relative_change(0, 10) == -1.0
 
 
 # ----- colours ----------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
+from metrics.frames import relative_change
 from metrics.kpis import KPI_SPECS, customer_kpis, frequency_bands, kpi_summary, kpis
 from metrics.mart import customer_mart_frame
 from tests.conftest import engine_for
@@ -93,6 +94,13 @@ def test_delta_against_the_preceding_range(engine):
     assert march.loc["revenue", "value"] == 150.0 and march.loc["revenue", "previous"] == 30.0
     assert march.loc["revenue", "delta_pct"] == pytest.approx(4.0)
     assert march.loc["total_customers", "delta"] == 1  # 2 customers vs 1
+
+
+def test_relative_change():
+    assert relative_change(150, 100) == pytest.approx(0.5)
+    assert relative_change(0, 10) == -1.0
+    assert relative_change(5, 0) is None and relative_change(5, None) is None  # nothing to compare with
+    assert relative_change(None, 5) is None and relative_change(5, float("nan")) is None
 
 
 def test_customer_mart_by_hand(engine):

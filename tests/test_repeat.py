@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.repeat import REPEAT_METRICS, new_repeat_summary
+from metrics.repeat import REPEAT_METRICS, new_repeat_summary, new_repeat_summary_with_change
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401
@@ -152,3 +152,34 @@ def test_empty_selection_is_all_zeros(hand):
     got = new_repeat_summary(hand, Filters(Q1.start, Q1.end, countries=("Atlantis",)))
     assert set(got) >= set(REPEAT_METRICS)
     assert all(value == 0 for value in got.values())
+
+
+def test_change_against_the_preceding_range_by_hand(hand):
+    # Q1 2024 (91 days) vs 2 October - 31 December 2023: customer 2's November order (their first ever)
+    # and customer 6, a prospect active in December.
+    change = new_repeat_summary_with_change(hand, Q1).set_index("key")
+    assert list(change.index) == list(REPEAT_METRICS)
+    assert list(change.columns) == ["label", "fmt", "value", "previous", "delta", "delta_pct", "definition"]
+    assert change.loc["customers", ["value", "previous", "delta"]].tolist() == [3, 1, 2]
+    assert change.loc["customers", "delta_pct"] == pytest.approx(2.0)
+    assert change.loc["new_customers", "delta_pct"] == pytest.approx(1.0)  # 2 vs 1
+    assert change.loc["potential_customers", ["value", "previous"]].tolist() == [2, 1]
+    # nothing to compare with: no percentage is invented
+    assert change.loc["repeat_customers", "previous"] == 0 and change.loc["repeat_customers", "delta_pct"] is None
+    assert change.loc["avg_repeat_interval_days", "delta_pct"] is None
+    assert change.loc["avg_repeat_interval_days", "delta"] == 30
+
+
+def test_change_matches_the_two_summaries(data_engine):  # noqa: F811
+    for filters in filter_cases(data_engine):
+        change = new_repeat_summary_with_change(data_engine, filters).set_index("key")
+        now, before = new_repeat_summary(data_engine, filters), new_repeat_summary(data_engine, filters.previous())
+        for key in REPEAT_METRICS:
+            assert change.loc[key, "value"] == now[key] and change.loc[key, "previous"] == before[key]
+            expected = None if before[key] == 0 else (now[key] - before[key]) / before[key]
+            assert change.loc[key, "delta_pct"] == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_change_of_an_empty_selection(hand):
+    change = new_repeat_summary_with_change(hand, Filters(Q1.start, Q1.end, countries=("Atlantis",)))
+    assert change.value.eq(0).all() and change.previous.eq(0).all() and change.delta_pct.isna().all()

@@ -9,7 +9,14 @@ import pytest
 
 from metrics.filters import Filters
 from metrics.labels import SCHEME_LABELS
-from metrics.segments import SCHEMES, customer_segments, segment_country_matrix, segment_summary, segmented_mart
+from metrics.segments import (
+    SCHEMES,
+    customer_segments,
+    segment_country_matrix,
+    segment_summary,
+    segment_summary_with_change,
+    segmented_mart,
+)
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 
@@ -132,6 +139,55 @@ def test_empty_selection_has_every_label_with_zeros(tmp_path):
     assert segment_country_matrix(engine, empty).empty
     assert list(segment_country_matrix(engine, empty).columns) == [
         "segment", "country", "customers", "orders", "revenue", "aov", "repeat_rate"]
+
+
+def test_segment_sizes_with_change_by_hand(tmp_path):
+    # June 2024 (30 days) vs the 30 days before it (2 - 31 May).
+    rows = [(1, [("2024-06-01", 10.0), ("2024-06-02", 30.0)], {"is_prime": True}),
+            (2, [("2024-05-10", 20.0)], {}),
+            (3, [("2024-05-20", 5.0), ("2024-06-05", 7.0)], {}),
+            (4, [("2024-05-01", 99.0)], {"is_prime": True})]  # 1 May: before the preceding range
+    engine = _dataset(tmp_path, rows)
+    june = Filters("2024-06-01", "2024-06-30")
+    change = segment_summary_with_change(engine, june, "prime")
+    assert list(change.columns) == ["segment", "customers", "customer_share", "previous_customers",
+                                    "previous_customer_share", "delta", "delta_pct"]
+    assert change.segment.tolist() == ["Prime", "Non-Prime"]
+    prime, non_prime = change.iloc[0], change.iloc[1]
+    assert (prime.customers, prime.previous_customers, prime.delta) == (1, 0, 1)
+    assert prime.delta_pct is None  # no Prime customer before: no invented percentage
+    assert (non_prime.customers, non_prime.previous_customers, non_prime.delta) == (1, 2, -1)
+    assert non_prime.delta_pct == -0.5
+    assert change.customer_share.tolist() == [0.5, 0.5] and change.previous_customer_share.tolist() == [0.0, 1.0]
+    empty = segment_summary_with_change(engine, Filters("2024-06-01", "2024-06-30", countries=("Spain",)))
+    assert empty.segment.tolist() == list(SCHEME_LABELS["loyalty"])
+    assert empty.customers.sum() == empty.previous_customers.sum() == 0 and empty.delta_pct.isna().all()
+
+
+def test_segment_sizes_with_change_on_generated_data(generated_engine, generated_dir):
+    filters = Filters("2024-01-01", "2024-06-30", prime="Non-Prime")
+    change = segment_summary_with_change(generated_engine, filters, "loyalty").set_index("segment")
+    now = segment_summary(generated_engine, filters, "loyalty").set_index("segment")
+    before = segment_summary(generated_engine, filters.previous(), "loyalty").set_index("segment")
+    assert change.customers.tolist() == now.customers.tolist()
+    assert change.previous_customers.tolist() == before.customers.tolist()
+    assert change.delta_pct.astype(float).to_numpy() == pytest.approx(
+        ((now.customers - before.customers) / before.customers).to_numpy())
+    # the Prime split by pandas, independently of the engine
+    orders = pd.read_parquet(generated_dir / "fact_orders")
+    people = pd.read_parquet(generated_dir / "dim_customer")[["customer_id", "is_prime"]]
+    valid = orders[~orders.is_returned & ~orders.is_cancelled].merge(people, on="customer_id")
+    prime = segment_summary_with_change(generated_engine, Filters("2024-01-01", "2024-06-30"), "prime")
+
+    def buyers(lo: int, hi: int) -> pd.Series:
+        part = valid[valid.date_key.between(lo, hi)].drop_duplicates("customer_id")
+        return part.is_prime.map({True: "Prime", False: "Non-Prime"}).value_counts()
+
+    now_pd, before_pd = buyers(20240101, 20240630), buyers(20230703, 20231231)  # 182 days each
+    assert prime.customers.tolist() == [now_pd["Prime"], now_pd["Non-Prime"]]
+    assert prime.previous_customers.tolist() == [before_pd["Prime"], before_pd["Non-Prime"]]
+    expected_pct = (now_pd - before_pd) / before_pd
+    assert prime.delta_pct.tolist() == pytest.approx(expected_pct[["Prime", "Non-Prime"]].tolist())
 
 
 # ----- independent pandas calculation on generated data -------------------------------------------------

@@ -62,6 +62,8 @@ def _cases() -> dict[str, Case]:
     for scheme in SCHEMES:
         cases[f"segment_summary[{scheme}]"] = lambda e, f, s=scheme: segments.segment_summary(e, f, s)
         cases[f"segment_country_matrix[{scheme}]"] = lambda e, f, s=scheme: segments.segment_country_matrix(e, f, s)
+    cases["segment_summary_with_change[loyalty]"] = (
+        lambda e, f: segments.segment_summary_with_change(e, f, "loyalty"))
 
     if trends := _optional("metrics.trends"):
         for grain in trends.GRAINS:
@@ -92,6 +94,7 @@ def _cases() -> dict[str, Case]:
         cases["lifecycle_by_month"] = lifecycle.lifecycle_by_month
     if repeat := _optional("metrics.repeat"):
         cases["new_repeat_summary"] = repeat.new_repeat_summary
+        cases["new_repeat_summary_with_change"] = repeat.new_repeat_summary_with_change
     if demographics := _optional("metrics.demographics"):
         for dimension in demographics.DIMENSIONS:
             cases[f"demographics[{dimension}]"] = (
