@@ -53,7 +53,7 @@ TREND_METRICS: dict[str, TrendMetric] = {
 }
 
 #: Metrics :func:`trend_by_segment` can split by segment.
-SEGMENT_TREND_METRICS: tuple[str, ...] = ("orders", "revenue", "customers")
+SEGMENT_TREND_METRICS: tuple[str, ...] = ("orders", "revenue", "customers", "aov")
 
 
 # ----- calendar helpers (also used by activity, engagement and lifecycle) -----------------------------
@@ -184,11 +184,12 @@ def trend(engine: Engine, filters: Filters, metric: str = "revenue", grain: str 
 @memoized
 def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", grain: str = "month",
                      scheme: str = "loyalty") -> pd.DataFrame:
-    """Orders, revenue or distinct customers per period and segment of ``scheme``.
+    """Orders, revenue, distinct customers or average order value (``aov`` = the segment's revenue / its
+    valid orders in the period) per period and segment of ``scheme``.
 
     A customer's segment is the one of the whole selected range (the segmentation of the customer mart),
     not re-evaluated per period. Columns ``period``, ``segment``, ``value``: every period × every label of
-    the scheme, zeros where nothing happened.
+    the scheme, zeros where nothing happened (an AOV is 0 where the segment placed no order).
     """
     check_metric(metric, SEGMENT_TREND_METRICS)
     check_grain(grain)
@@ -196,13 +197,17 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
     orders = filtered_orders(engine, filters)
     labels = customer_segments(engine, filters.without_segment(), scheme)
     joined = orders.inner_join(labels, "customer_id")
-    value = {
-        "orders": joined.count(),
-        "revenue": joined.net_revenue.sum(),
-        "customers": joined.customer_id.nunique(),
-    }[metric]
     period = joined.order_date.truncate(GRAINS[grain])
-    grouped = joined.group_by(period=period, segment=joined.segment).aggregate(value=value)
+    by = joined.group_by(period=period, segment=joined.segment)
+    if metric == "aov":
+        sums = by.aggregate(revenue=joined.net_revenue.sum(), orders=joined.count())
+        grouped = sums.select("period", "segment", value=sums.revenue / sums.orders)  # orders ≥ 1 per group
+    else:
+        grouped = by.aggregate(value={
+            "orders": joined.count(),
+            "revenue": joined.net_revenue.sum(),
+            "customers": joined.customer_id.nunique(),
+        }[metric])
     frame = engine.execute(grouped)
     grid = _periods_frame(filters, grain).merge(
         pd.DataFrame({"segment": pd.Series(SCHEME_LABELS[scheme], dtype="str")}), how="cross")

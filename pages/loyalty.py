@@ -198,8 +198,9 @@ def update_trend(query: str | None, view: str | None, primary: str | None, secon
     spec = TREND_METRICS[primary]
     if segment_view:
         frame = trend_by_segment(eng, filters, primary, grain, "loyalty")
-        fig = segment_figure(frame, "period", "value", list(TIERS), kind="bar", y_title=spec.label,
-                             y_format=_d3(spec.fmt), height=380)
+        additive = primary in ("orders", "revenue", "customers")  # a ratio (AOV) is not stacked
+        fig = segment_figure(frame, "period", "value", list(TIERS), kind="bar" if additive else "line",
+                             y_title=spec.label, y_format=_d3(spec.fmt), height=380)
         return fig, options, True
     fig = go.Figure()
     first = trend(eng, filters, primary, grain)

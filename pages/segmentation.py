@@ -10,8 +10,10 @@ from dash import Input, Output, callback, dcc, html
 
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SERIES_COLOURS, scheme_colours
+from components.formatting import fmt_pct
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
+from metrics.churn import HIGH_RISK_FROM, churn_by_segment
 from metrics.demographics import DIMENSION_TITLES, demographics, income_spending_medians, income_spending_points
 from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
 from metrics.kpis import customer_kpis
@@ -36,6 +38,7 @@ PERFORMANCE = {
     "customers": ("Customers (size)", "trend", "customers", ","),
     "orders": ("Orders", "trend", "orders", ","),
     "revenue": ("Revenue", "trend", "revenue", "$,.0f"),
+    "aov": ("Average order value", "trend", "aov", "$,.2f"),
     "retention": ("Monthly retention (90-day activity)", "retention", "retention", ".0%"),
     "open_rate": ("Email open rate", "engagement", "open_rate", ".0%"),
     "visits_per_customer": ("Web visits per customer", "engagement", "visits_per_customer", ".1f"),
@@ -74,9 +77,15 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(chart_frame("Preferred category", "Which categories do our customers prefer?",
                                 "segmentation-category", height=280), lg=4, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(chart_frame("Segment monthly performance", "How does each segment's size, sales and "
-                                    "engagement develop month by month?", "segmentation-performance", height=380,
-                                    controls=performance_controls), className="mb-3")),
+        dbc.Row([
+            dbc.Col(chart_frame("Segment monthly performance", "How does each segment's size, sales and "
+                                "engagement develop month by month?", "segmentation-performance", height=380,
+                                controls=performance_controls), lg=8, className="mb-3"),
+            dbc.Col(chart_frame("Churn risk by segment, at the as-of date", "How likely is each segment to have "
+                                "stopped buying by the end of the range? Mean churn risk (1 − P(alive)) of the "
+                                "model fitted on the range: one value per customer, so not a monthly series.",
+                                "segmentation-churn", height=380), lg=4, className="mb-3"),
+        ]),
         dbc.Row(dbc.Col(dbc.Card([
             dbc.CardHeader([html.H6("Customers by attribute", className="mb-0"),
                             html.Small("How do customers, orders and revenue split by one attribute?",
@@ -175,6 +184,32 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     frame = engagement_by_segment(eng, filters, scheme)
     return segment_figure(frame, "month", col, [*order, NO_ORDERS_LABEL], y_format=y_format, y_title=title,
                           height=380)
+
+
+@callback(Output("segmentation-churn", "figure"), Input(QUERY_STORE, "data"), Input("segmentation-scheme", "value"))
+def update_segment_churn(query: str | None, scheme: str | None):
+    eng = engine()
+    filters = read_filters(query, use_segment=USE_SEGMENT)
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    if customer_kpis(eng, filters)["total_orders"] == 0:
+        return empty_figure(height=380)
+    frame = churn_by_segment(eng, filters, scheme)
+    message = frame.attrs.get("message", "")
+    if not frame.customers.any():
+        return empty_figure(f"No churn model: {message}"[:120], height=380)
+    colours = scheme_colours(scheme)
+    fig = go.Figure(go.Bar(
+        y=frame.segment, x=frame.mean_churn_risk, orientation="h",
+        marker_color=[colours[s] for s in frame.segment],
+        text=[fmt_pct(v, 0) if n else "" for v, n in zip(frame.mean_churn_risk, frame.customers, strict=True)],
+        textposition="outside", cliponaxis=False,
+        customdata=frame[["customers", "at_risk_share"]],
+        hovertemplate="%{y}: mean churn risk %{x:.1%}<br>%{customdata[0]:,} customers · %{customdata[1]:.1%} at "
+                      f"high risk (≥ {HIGH_RISK_FROM:.0%})<extra></extra>",
+    ))
+    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(list(colours))), title="")
+    fig.update_xaxes(title=f"Mean churn risk at {filters.as_of.isoformat()}", tickformat=".0%", range=[0, 1.08])
+    return style_figure(fig, height=380, legend=False)
 
 
 @callback(Output(grid_id(DEMOGRAPHICS_TABLE), "columnDefs"),

@@ -133,9 +133,11 @@ PAGE_CALLBACKS = {
                    ("update_prospects", ()), ("update_cohorts", ())],
     "segmentation": [("update_overview", ()), ("update_performance", ("loyalty", "open_rate")),
                      ("update_performance", ("behaviour", "retention")),
-                     ("update_performance", ("prime", "revenue")), ("update_table", ("age_group",))],
+                     ("update_performance", ("prime", "revenue")), ("update_performance", ("rfm", "aov")),
+                     ("update_segment_churn", ("loyalty",)), ("update_table", ("age_group",))],
     "loyalty": [("update_tiers", ()), ("update_trend", ("brand", "revenue", "customers", "quarter")),
-                ("update_trend", ("segment", "orders", None, "week")), ("update_audience", ("Top Tier",)),
+                ("update_trend", ("segment", "orders", None, "week")),
+                ("update_trend", ("segment", "aov", None, "month")), ("update_audience", ("Top Tier",)),
                 ("update_clv", ())],
     "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ())],
     "customer": [("update_customer", (None,))],
@@ -175,6 +177,29 @@ def test_segmentation_ignores_a_segment_filter(app_module, engine):
     with_segment = filters.with_segment("loyalty", "Top Tier").to_query()
     seg = page_module("segmentation")
     assert seg.update_table(with_segment, "gender")[1] == seg.update_table(filters.to_query(), "gender")[1]
+
+
+def test_segment_churn_bars_show_the_model_at_the_as_of_date(app_module, engine):
+    from metrics.churn import churn_by_segment
+
+    filters = default_filters(engine)
+    fig = page_module("segmentation").update_segment_churn(filters.to_query(), "behaviour")
+    expected = churn_by_segment(engine, filters, "behaviour")
+    assert list(fig.data[0].y) == expected.segment.tolist()
+    assert list(fig.data[0].x) == pytest.approx(expected.mean_churn_risk.tolist())
+    assert filters.as_of.isoformat() in fig.layout.xaxis.title.text
+
+
+def test_segment_aov_is_drawn_as_lines_not_stacked(app_module, engine):
+    from metrics.trends import trend_by_segment
+
+    filters = default_filters(engine)
+    fig = page_module("segmentation").update_performance(filters.to_query(), "prime", "aov")
+    expected = trend_by_segment(engine, filters, "aov", "month", "prime")
+    assert [t.type for t in fig.data] == ["scatter", "scatter"] and fig.layout.barmode is None
+    assert list(fig.data[0].y) == pytest.approx(expected[expected.segment == "Prime"].value.tolist())
+    loyalty = page_module("loyalty").update_trend(filters.to_query(), "segment", "aov", None, "month")[0]
+    assert {t.type for t in loyalty.data} == {"scatter"}
 
 
 # ----- filter bar -----------------------------------------------------------------------------------------

@@ -78,6 +78,12 @@ def test_segment_trend_adds_up_to_the_total(data_engine):  # noqa: F811
         assert list(split.columns) == ["period", "segment", "value"]
         total = trend(data_engine, filters, metric, "quarter")
         assert len(split) == len(total) * len(SCHEME_LABELS["loyalty"])
+        if metric == "aov":  # a ratio: the segment's revenue / its orders, not a share of the total
+            revenue = trend_by_segment(data_engine, filters, "revenue", "quarter", "loyalty").value
+            orders = trend_by_segment(data_engine, filters, "orders", "quarter", "loyalty").value
+            expected = np.where(orders > 0, revenue / orders.where(orders > 0, 1), 0.0)
+            np.testing.assert_allclose(split.value.to_numpy(), expected, rtol=1e-9)
+            continue
         summed = split.groupby("period", sort=True).value.sum()
         if metric == "customers":  # a customer has one segment, so distinct counts add up too
             np.testing.assert_allclose(summed.to_numpy(), total.value.to_numpy())
@@ -170,6 +176,10 @@ def test_segment_trend_by_hand(hand):
     assert wide["Non-Prime"].tolist() == [1, 1, 1]
     customers = trend_by_segment(hand, Q1, "customers", "quarter", "prime")
     assert customers.value.tolist() == [1, 2]  # Prime, Non-Prime in display order
+    aov = trend_by_segment(hand, Q1, "aov", "month", "prime").pivot(index="period", columns="segment",
+                                                                    values="value")
+    assert aov["Prime"].tolist() == pytest.approx([75, 0, 0])  # (100 + 50) / 2; February's was returned
+    assert aov["Non-Prime"].tolist() == pytest.approx([200, 80, 60])  # the cancelled March order left out
 
 
 def test_unknown_metric_or_grain_is_refused(hand):
@@ -178,7 +188,7 @@ def test_unknown_metric_or_grain_is_refused(hand):
     with pytest.raises(ValueError, match="unknown grain"):
         trend(hand, Q1, "orders", "day")
     with pytest.raises(ValueError, match="unknown trend metric"):
-        trend_by_segment(hand, Q1, "aov", "month", "prime")
+        trend_by_segment(hand, Q1, "repeat_rate", "month", "prime")
 
 
 def test_segment_filter_leaves_only_that_segment(data_engine):  # noqa: F811
