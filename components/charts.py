@@ -73,9 +73,14 @@ def chart_frame(title: str, question: str, graph_id: str | dict, *, height: int 
                     className="chart-frame h-100 shadow-sm")
 
 
-def gauge(value: float, target: float, *, title: str = "", height: int = 260) -> go.Figure:
-    """A 0–100 % gauge of a share (0–1) with the target drawn as a line; green at/above target."""
-    colour = TEAL if value >= target else OI_VERMILLION
+def gauge(value: float, target: float, *, title: str = "", height: int = 260, higher_is_better: bool = True,
+          target_label: str | None = None) -> go.Figure:
+    """A 0–100 % gauge of a share (0–1) with the target drawn as a line; green at/above target.
+
+    ``higher_is_better=False`` (churn risk) turns it around: red at/above the line, green below it;
+    ``target_label`` replaces the "target NN %" text under the gauge."""
+    good = value >= target if higher_is_better else value < target
+    colour = TEAL if good else OI_VERMILLION
     fig = go.Figure(go.Indicator(
         mode="gauge+number",
         value=round(value * 100, 1),
@@ -90,7 +95,7 @@ def gauge(value: float, target: float, *, title: str = "", height: int = 260) ->
     ))
     style_figure(fig, height=height, legend=False)
     fig.update_layout(margin={"l": 44, "r": 44, "t": 24, "b": 8})
-    fig.add_annotation(text=f"target {target * 100:.0f} %", x=0.5, y=0.02, xref="paper", yref="paper",
+    fig.add_annotation(text=target_label or f"target {target * 100:.0f} %", x=0.5, y=0.02, xref="paper", yref="paper",
                        showarrow=False, font={"size": 12, "color": "#495057"})
     return fig
 

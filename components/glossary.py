@@ -16,7 +16,7 @@ from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
 
 #: Metric modules whose public functions are listed (missing modules are skipped).
 METRIC_MODULES = ("kpis", "segments", "trends", "activity", "engagement", "repeat", "lifecycle", "demographics",
-                  "retention", "churn", "clv", "model_quality", "customers")
+                  "retention", "churn", "clv", "model_quality", "customers", "customer")
 
 
 def _doc(obj: object) -> str:

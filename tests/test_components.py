@@ -113,6 +113,11 @@ def test_gauge_marks_the_target():
     above, below = gauge(0.45, 0.40), gauge(0.2, 0.40)
     assert above.data[0].value == 45.0 and above.data[0].gauge.threshold.value == pytest.approx(40.0)
     assert above.data[0].gauge.bar.color != below.data[0].gauge.bar.color
+    risky = gauge(0.8, 0.7, higher_is_better=False, target_label="high risk from 70 %")
+    safe = gauge(0.1, 0.7, higher_is_better=False)
+    assert risky.data[0].gauge.bar.color == below.data[0].gauge.bar.color  # up is bad: red above the line
+    assert safe.data[0].gauge.bar.color == above.data[0].gauge.bar.color
+    assert "high risk from 70 %" in " ".join(a.text for a in risky.layout.annotations)
 
 
 def test_segment_figure_uses_fixed_colours_in_scheme_order():

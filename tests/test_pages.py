@@ -97,6 +97,7 @@ def test_every_page_is_registered_and_its_layout_builds(app_module):
         component = layout() if callable(layout) else layout
         assert component is not None and page["name"]
     assert page_module("customer").layout(id="12") is not None
+    assert page_module("customer").layout(id="<script>") is not None  # an invalid id does not break the layout
 
 
 def test_served_html_loads_no_external_asset(app_module):
@@ -140,7 +141,6 @@ PAGE_CALLBACKS = {
                 ("update_trend", ("segment", "aov", None, "month")), ("update_audience", ("Top Tier",)),
                 ("update_clv", ())],
     "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ())],
-    "customer": [("update_customer", (None,))],
 }
 
 
@@ -200,6 +200,108 @@ def test_segment_aov_is_drawn_as_lines_not_stacked(app_module, engine):
     assert list(fig.data[0].y) == pytest.approx(expected[expected.segment == "Prime"].value.tolist())
     loyalty = page_module("loyalty").update_trend(filters.to_query(), "segment", "aov", None, "month")[0]
     assert {t.type for t in loyalty.data} == {"scatter"}
+
+
+# ----- customer page ----------------------------------------------------------------------------------------
+
+def _ids_with(engine, filters, orders: int) -> int:
+    from metrics.mart import customer_mart_frame
+
+    mart = customer_mart_frame(engine, filters)
+    return int(mart[mart.orders >= orders].customer_id.iloc[0])
+
+
+def _walk(component) -> list:
+    """Every component of a Dash tree (children lists included)."""
+    out, stack = [], [component]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif hasattr(item, "to_plotly_json"):
+            out.append(item)
+            stack.append(getattr(item, "children", None))
+    return out
+
+
+def _data(component, attribute: str) -> dict[str, str]:
+    """``data-…`` attribute -> text of the components that carry it."""
+    return {getattr(c, attribute): str(c.children) for c in _walk(component) if hasattr(c, attribute)}
+
+
+def test_customer_page_shows_the_profile_with_the_metric_values(app_module, engine):
+    from components.formatting import fmt_int, fmt_money
+    from metrics.customer import customer_engagement, customer_orders, customer_profile
+
+    filters = default_filters(engine)
+    cid = _ids_with(engine, filters, 4)
+    out = page_module("customer").update_customer(f"{filters.to_query()}&id={cid}")
+    (title, notice, style, card, summary, scores, churn, churn_note, clv, activity, rows, state, caption) = out
+    profile = customer_profile(engine, filters, cid)
+    assert title == f"Customer {cid} · {profile['name']}" and notice is None and style == {}
+    assert profile["name"] in str(card) and profile["city"] in str(card)
+    stats = _data(summary, "data-stat")
+    assert stats["orders"] == fmt_int(profile["orders"]) and stats["revenue"] == fmt_money(profile["revenue"])
+    assert _data(scores, "data-score") == {k: str(profile[f"{k}_score"]) for k in ("r", "f", "m")}
+    assert profile["segment_loyalty"] in str(_data(scores, "data-segment")["loyalty"])
+    assert churn.data and churn.data[0].value == pytest.approx(round(profile["churn_risk"] * 100, 1))
+    assert "P(alive)" in churn_note
+    assert _data(clv, "data-stat")["predicted_clv"] == fmt_money(profile["predicted_clv"])
+    expected = customer_engagement(engine, filters, cid)
+    assert list(activity.data[0].y) == expected.orders.tolist()
+    orders = customer_orders(engine, filters, cid)
+    assert [r["order_id"] for r in rows] == orders.order_id.tolist() and state["params"] == {"customer_id": cid}
+    assert caption == f"{len(orders)} rows"
+
+
+def test_customer_orders_export_has_the_customer_orders(app_module, engine):
+    from components import tables
+    from metrics.customer import customer_orders
+
+    filters = default_filters(engine)
+    cid = _ids_with(engine, filters, 2)
+    _rows, state, _ = tables.table_update("customer-orders", filters.to_query(), customer_id=cid)
+    sent = run_with_trigger(tables.export_table, ['{"index":"customer-orders","type":"table-export"}.n_clicks'],
+                            1, state)
+    assert sent["content"] == to_safe_csv(customer_orders(engine, filters, cid))
+    assert sent["filename"] == export_filename("customer_orders", filters.describe())
+
+
+@pytest.mark.parametrize(("suffix", "expected_notice", "content_shown"), [
+    ("", "Choose a customer", False),
+    ("&id=abc", "is not a customer id", False),
+    ("&id=-5", "is not a customer id", False),
+    ("&id=999999999999", "There is no customer 999999999999", False),
+])
+def test_customer_page_explains_missing_or_bad_ids(app_module, engine, suffix, expected_notice, content_shown):
+    out = page_module("customer").update_customer(default_filters(engine).to_query() + suffix)
+    notice, style = out[1], out[2]
+    assert expected_notice in str(notice.children)
+    assert (style == {}) is content_shown
+    assert not out[6].data and not out[9].data  # empty churn gauge and activity chart, no error
+
+
+def test_customer_page_for_a_customer_without_orders_in_the_range(app_module, engine, empty_query):
+    from metrics.customer import customer_profile
+
+    filters = default_filters(engine)
+    prospect = next(i for i in range(1, 5000) if customer_profile(engine, filters, i)["status"] == "no_orders")
+    out = page_module("customer").update_customer(f"{filters.to_query()}&id={prospect}")
+    assert "has no valid order" in str(out[1].children) and out[2] == {}  # the attributes are still shown
+    assert not out[6].data and EMPTY_TEXT in figure_text(out[6])
+    empty = page_module("customer").update_customer(f"{empty_query}&id={_ids_with(engine, filters, 1)}")
+    assert not empty[6].data and not empty[9].data
+
+
+def test_a_typed_customer_id_opens_its_profile_through_the_url(app_module):
+    customer = page_module("customer")
+    query = "start=2023-01-01&end=2023-02-01&id=9"
+    assert customer.go_to_customer(42, query) == ("/customer?id=42&start=2023-01-01&end=2023-02-01", False)
+    assert customer.go_to_customer("42", None) == ("/customer?id=42", False)
+    assert customer.go_to_customer(4.5, query) == (dash.no_update, True)
+    assert customer.go_to_customer(9, query) == (dash.no_update, False)  # already shown
+    with pytest.raises(PreventUpdate):
+        customer.go_to_customer(None, query)
 
 
 # ----- filter bar -----------------------------------------------------------------------------------------

@@ -94,7 +94,9 @@ def _cases() -> dict[str, Case]:
         cases["lifecycle_by_month"] = lifecycle.lifecycle_by_month
     if repeat := _optional("metrics.repeat"):
         cases["new_repeat_summary"] = repeat.new_repeat_summary
-        cases["new_repeat_summary_with_change"] = repeat.new_repeat_summary_with_change
+        # delta_pct holds None where there is no previous value: compared as floats (None -> NaN)
+        cases["new_repeat_summary_with_change"] = (
+            lambda e, f: repeat.new_repeat_summary_with_change(e, f).astype({"delta_pct": "float64"}))
     if demographics := _optional("metrics.demographics"):
         for dimension in demographics.DIMENSIONS:
             cases[f"demographics[{dimension}]"] = (
@@ -118,6 +120,17 @@ def _cases() -> dict[str, Case]:
         cases["monthly_retention"] = retention.monthly_retention
         cases["monthly_retention[behaviour]"] = lambda e, f: retention.monthly_retention(e, f, "behaviour")
         cases["cohort_retention"] = lambda e, f: retention.cohort_retention(e, f, 12)
+    if customer := _optional("metrics.customer"):
+        def busiest(e: Engine, f: Filters) -> int:
+            """The selection's customer with the most orders (lowest id on ties); id 1 when empty."""
+            mart = customer_mart_frame(e, f)
+            ranked = mart.sort_values(["orders", "customer_id"], ascending=[False, True])
+            return int(ranked.customer_id.iloc[0]) if len(ranked) else 1
+
+        cases["customer_profile"] = lambda e, f: customer.customer_profile(e, f, busiest(e, f))
+        cases["customer_orders"] = lambda e, f: customer.customer_orders(e, f, busiest(e, f))
+        cases["customer_engagement"] = lambda e, f: customer.customer_engagement(e, f, busiest(e, f))
+        cases["value_loyalty_points"] = lambda e, f: customer.value_loyalty_points(e, f, "rfm", 300, 1)
     if model_quality := _optional("metrics.model_quality"):
         cases["holdout_check"] = model_quality.holdout_check
     return cases
