@@ -6,12 +6,13 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
-from components.formatting import fmt_number, fmt_pct
-from components.state import QUERY_STORE, engine, read_filters
+from components.formatting import fmt_int, fmt_number, fmt_pct
+from components.state import NAV_ID, QUERY_STORE, engine, link_query, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.churn import (
     HIGH_RISK_FROM,
@@ -21,6 +22,7 @@ from metrics.churn import (
     customer_action_table,
     fitted_vs_actual,
 )
+from metrics.customer import parse_customer_id, value_loyalty_points
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_summary
@@ -28,6 +30,8 @@ from metrics.segments import segment_summary
 dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
                    title="Risk & revenue · Customer Intelligence", segment_filter=True)
 
+#: Customers drawn in the value-vs-loyalty scatter at most (a deterministic sample beyond that).
+SCATTER_SAMPLE = 5000
 ACTIONS_TABLE = "risk-actions"
 register_table(ACTIONS_TABLE, lambda filters: customer_action_table(engine(), filters, limit=500),
                stem="customers_to_act_on")
@@ -49,6 +53,11 @@ def layout(**_query: str) -> html.Div:
     scheme_picker = html.Div([
         html.Span("Segments", className="small me-2"),
         dcc.Dropdown(id="risk-scheme", value="loyalty", clearable=False, style={"minWidth": "220px"},
+                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()]),
+    ], className="d-flex align-items-center")
+    scatter_picker = html.Div([
+        html.Span("Colour by", className="small me-2"),
+        dcc.Dropdown(id="risk-scatter-scheme", value="loyalty", clearable=False, style={"minWidth": "220px"},
                      options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()]),
     ], className="d-flex align-items-center")
     return html.Div([
@@ -75,14 +84,11 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(chart_frame("Revenue by behaviour", "How much of the revenue comes from customers who have "
                                 "gone quiet (no order in 180 days) or buy mostly on discount?", "risk-behaviour",
                                 height=340), lg=6, className="mb-3"),
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Value vs loyalty", className="mb-0"),
-                                html.Small("Which customers buy often and spend a lot? (orders vs revenue per "
-                                           "customer, by segment)", className="text-muted")]),
-                dbc.CardBody(html.Div("This view needs a sampled per-customer metric (orders, revenue and "
-                                      "segment per customer), which is not available yet.",
-                                      className="empty-state", id="risk-scatter")),
-            ], className="shadow-sm h-100"), lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Value vs loyalty", "Which customers buy often and spend a lot, and which of "
+                                "them are at risk? Orders vs revenue per customer, coloured by segment; click a "
+                                "point for the customer's profile.", "risk-scatter", height=340,
+                                controls=scatter_picker, footer=html.Span(id="risk-scatter-note")),
+                    lg=6, className="mb-3"),
         ]),
         dbc.Row(dbc.Col(chart_frame("Does the model fit?", "Do the repeat purchases the fitted model expects "
                                     "track the actual ones, week by week?", "risk-fit", height=320,
@@ -119,6 +125,61 @@ def update_bubbles(query: str | None, scheme: str | None):
     fig.update_xaxes(title="Mean churn risk", tickformat=".0%", range=[-0.05, 1.05])
     fig.update_yaxes(title="Revenue in the range", tickformat="$,.0f")
     return style_figure(fig, height=380, legend=False)
+
+
+@callback(Output("risk-scatter", "figure"), Output("risk-scatter-note", "children"),
+          Input(QUERY_STORE, "data"), Input("risk-scatter-scheme", "value"))
+def update_scatter(query: str | None, scheme: str | None):
+    eng = engine()
+    filters = read_filters(query)
+    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    total = customer_kpis(eng, filters)["total_customers"]
+    if total == 0:
+        return empty_figure(height=340), ""
+    points = value_loyalty_points(eng, filters, scheme, sample=SCATTER_SAMPLE)
+    return scatter_figure(points, scheme), scatter_note(len(points), total, points)
+
+
+@callback(Output(NAV_ID, "href", allow_duplicate=True), Input("risk-scatter", "clickData"),
+          State(QUERY_STORE, "data"), prevent_initial_call=True)
+def open_scatter_customer(click: dict | None, query: str | None) -> str:
+    """A click on a point opens that customer's profile with the current filters."""
+    try:
+        customer_id = parse_customer_id(click["points"][0]["customdata"][0])  # type: ignore[index]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise PreventUpdate from exc
+    if customer_id is None:
+        raise PreventUpdate
+    filters_part = link_query(query).lstrip("?")
+    return dash.get_relative_path(f"/customer?id={customer_id}" + (f"&{filters_part}" if filters_part else ""))
+
+
+def scatter_figure(points, scheme: str) -> go.Figure:
+    fig = go.Figure()
+    for label, colour in scheme_colours(scheme).items():
+        part = points[points.segment == label]
+        if part.empty:
+            continue
+        fig.add_scattergl(
+            x=part.orders, y=part.revenue, mode="markers", name=label,
+            marker={"color": colour, "size": 6, "opacity": 0.65, "line": {"width": 0}},
+            customdata=part[["customer_id", "churn_risk"]],
+            hovertemplate="Customer %{customdata[0]}<br>%{x} orders · %{y:$,.2f}<br>churn risk "
+                          "%{customdata[1]:.0%}<extra>" + label + "</extra>")
+    fig.update_xaxes(title="Valid orders in the range (loyalty)", rangemode="tozero")
+    fig.update_yaxes(title="Revenue in the range (value)", tickformat="$,.0f", rangemode="tozero")
+    return style_figure(fig, height=340)
+
+
+def scatter_note(shown: int, total: float, points) -> str:
+    if shown >= total:
+        text = f"All {fmt_int(total)} customers of the selection are shown."
+    else:
+        text = (f"Showing {fmt_int(shown)} of {fmt_int(total)} customers: a fixed sample (the same one for the same "
+                "filters), drawn in the database.")
+    if points.churn_risk.isna().all():
+        text += " No churn model for this selection, so no churn risk in the hover text."
+    return text
 
 
 @callback(Output("risk-bands", "figure"), Output("risk-behaviour", "figure"), Output("risk-model-note", "children"),

@@ -19,6 +19,7 @@ from dash._callback_context import context_value
 from dash._utils import AttributeDict
 from dash.exceptions import PreventUpdate
 
+from components.colours import scheme_colours
 from metrics.engine import Engine
 from metrics.export import export_filename, to_safe_csv
 from metrics.filters import Filters
@@ -140,7 +141,7 @@ PAGE_CALLBACKS = {
                 ("update_trend", ("segment", "orders", None, "week")),
                 ("update_trend", ("segment", "aov", None, "month")), ("update_audience", ("Top Tier",)),
                 ("update_clv", ())],
-    "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ())],
+    "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ()), ("update_scatter", ("rfm",))],
 }
 
 
@@ -200,6 +201,33 @@ def test_segment_aov_is_drawn_as_lines_not_stacked(app_module, engine):
     assert list(fig.data[0].y) == pytest.approx(expected[expected.segment == "Prime"].value.tolist())
     loyalty = page_module("loyalty").update_trend(filters.to_query(), "segment", "aov", None, "month")[0]
     assert {t.type for t in loyalty.data} == {"scatter"}
+
+
+def test_value_loyalty_scatter_says_how_many_customers_it_shows(app_module, engine, monkeypatch):
+    from metrics.customer import value_loyalty_points
+
+    risk = page_module("risk")
+    filters = default_filters(engine)
+    total = int(customer_kpis(engine, filters)["total_customers"])
+    fig, note = risk.update_scatter(filters.to_query(), "behaviour")
+    assert sum(len(t.x) for t in fig.data) == total and f"All {total:,} customers" in note
+    points = value_loyalty_points(engine, filters, "behaviour", sample=risk.SCATTER_SAMPLE)
+    top = points[points.segment == fig.data[0].name]
+    assert list(fig.data[0].x) == top.orders.tolist() and list(fig.data[0].y) == pytest.approx(top.revenue.tolist())
+    assert fig.data[0].marker.color == scheme_colours("behaviour")[fig.data[0].name]
+    monkeypatch.setattr(risk, "SCATTER_SAMPLE", 100)
+    fig, note = risk.update_scatter(filters.to_query(), "behaviour")
+    assert sum(len(t.x) for t in fig.data) == 100 and f"Showing 100 of {total:,} customers" in note
+
+
+def test_a_click_on_a_scatter_point_opens_the_customer(app_module):
+    risk = page_module("risk")
+    click = {"points": [{"x": 3, "y": 120.0, "customdata": [77, 0.4]}]}
+    assert risk.open_scatter_customer(click, "start=2023-01-01&end=2023-02-01") == (
+        "/customer?id=77&start=2023-01-01&end=2023-02-01")
+    for bad in (None, {}, {"points": []}, {"points": [{"customdata": ["x"]}]}):
+        with pytest.raises(PreventUpdate):
+            risk.open_scatter_customer(bad, "")
 
 
 # ----- customer page ----------------------------------------------------------------------------------------
