@@ -249,9 +249,9 @@ def activity_figure(frame) -> go.Figure:
         fig.add_scatter(x=frame.month, y=frame[col], name=label, mode="lines+markers", yaxis="y2",
                         line={"color": colour, "width": 2},
                         hovertemplate=f"%{{x|%b %Y}}: %{{y}} {label.lower()}<extra></extra>")
-    fig.update_yaxes(title="Orders", rangemode="tozero")
+    fig.update_yaxes(title="Orders", rangemode="tozero", tickformat=",.0f")
     fig.update_layout(yaxis2={"title": "Visits, opens, abandons", "overlaying": "y", "side": "right",
-                              "showgrid": False, "rangemode": "tozero"})
+                              "showgrid": False, "rangemode": "tozero", "tickformat": ",.0f"})
     return style_figure(fig, height=320)
 
 

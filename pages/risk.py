@@ -166,8 +166,11 @@ def scatter_figure(points, scheme: str) -> go.Figure:
             customdata=part[["customer_id", "churn_risk"]],
             hovertemplate="Customer %{customdata[0]}<br>%{x} orders · %{y:$,.2f}<br>churn risk "
                           "%{customdata[1]:.0%}<extra>" + label + "</extra>")
-    fig.update_xaxes(title="Valid orders in the range (loyalty)", rangemode="tozero")
-    fig.update_yaxes(title="Revenue in the range (value)", tickformat="$,.0f", rangemode="tozero")
+    # both measures are heavily skewed: log axes spread the crowd of one- and two-order customers out
+    positive = bool(len(points)) and points.revenue.min() > 0
+    fig.update_xaxes(title="Valid orders in the range (loyalty, log scale)", type="log")
+    fig.update_yaxes(title="Revenue in the range (value" + (", log scale)" if positive else ")"),
+                     tickformat="$,.0f", type="log" if positive else "linear")
     return style_figure(fig, height=340)
 
 

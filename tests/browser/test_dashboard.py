@@ -81,17 +81,21 @@ def url_filters(page, engine: Engine) -> Filters:
     return filters
 
 
+SCREENSHOT_RANGE = Filters(date(2024, 1, 1), date(2024, 12, 31))
+
+
 @pytest.fixture(scope="module")
 def some_customer(generated_engine: Engine) -> int:
-    mart = customer_mart_frame(generated_engine, default_filters(generated_engine), limit=1)
-    return int(mart.customer_id.iloc[0])
+    """A repeat buyer of the screenshot range (so the profile has scores, churn risk and CLV to show)."""
+    mart = customer_mart_frame(generated_engine, SCREENSHOT_RANGE)
+    return int(mart[mart.orders >= 4].customer_id.iloc[0])
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_loads_without_errors_and_is_screenshotted(name, page, app_url, screenshot_dir: Path,
                                                          some_customer: int):
     # the last full year, so the cards have a preceding period to compare with
-    query = f"?{Filters(date(2024, 1, 1), date(2024, 12, 31)).to_query()}"
+    query = f"?{SCREENSHOT_RANGE.to_query()}"
     path = PAGES[name] + (f"{query}&id={some_customer}" if name == "customer" else query)
     open_page(page, app_url + path)
     expect(page.locator(".page-title").first).to_be_visible()
@@ -250,4 +254,47 @@ def test_clicking_a_customer_id_opens_the_profile(page, app_url, generated_engin
     assert urlparse(current_url(page)).path == "/customer"
     assert parse_qs(current_search(page).lstrip("?"))["id"] == [customer_id]
     expect(page.locator("#customer-title")).to_contain_text(customer_id)
+    assert_no_errors(page)
+
+
+def test_customer_profile_shows_the_metric_values(page, app_url, generated_engine: Engine, some_customer: int):
+    from components.formatting import fmt_int, fmt_money
+    from metrics.customer import customer_orders, customer_profile
+
+    eng, cid = generated_engine, some_customer
+    open_page(page, f"{app_url}/customer?{SCREENSHOT_RANGE.to_query()}&id={cid}")
+    profile = customer_profile(eng, SCREENSHOT_RANGE, cid)
+    expect(page.locator("#customer-title")).to_have_text(f"Customer {cid} · {profile['name']}")
+    expect(page.locator("[data-stat='orders']")).to_have_text(fmt_int(profile["orders"]))
+    expect(page.locator("[data-stat='revenue']")).to_have_text(fmt_money(profile["revenue"]))
+    expect(page.locator("[data-score='r']")).to_have_text(str(profile["r_score"]))
+    expect(page.locator("[data-stat='predicted_clv']")).to_have_text(fmt_money(profile["predicted_clv"]))
+    orders = customer_orders(eng, SCREENSHOT_RANGE, cid)
+    expect(page.locator("#customer-content .table-caption")).to_have_text(f"{len(orders)} rows")
+    with page.expect_download() as info:
+        page.locator("#customer-content button.export-button").click()
+    assert info.value.suggested_filename == f"customer_orders_{SCREENSHOT_RANGE.describe()}.csv"
+    assert_no_errors(page)
+
+
+def test_customer_id_box_and_bad_ids(page, app_url, generated_engine: Engine, some_customer: int):
+    open_page(page, f"{app_url}/customer?{SCREENSHOT_RANGE.to_query()}&id=not-a-number")
+    expect(page.locator("#customer-notice")).to_contain_text("is not a customer id")
+    expect(page.locator("#customer-content")).to_be_hidden()
+    box = page.locator("#customer-id-input")
+    box.fill(str(some_customer))
+    box.press("Enter")
+    settle(page)
+    assert parse_qs(current_search(page).lstrip("?"))["id"] == [str(some_customer)]
+    assert url_filters(page, generated_engine) == SCREENSHOT_RANGE  # the filters travel with the id
+    expect(page.locator("#customer-title")).to_contain_text(str(some_customer))
+    expect(page.locator("#customer-content")).to_be_visible()
+    assert_no_errors(page)
+
+
+def test_value_loyalty_scatter_is_drawn(page, app_url, generated_engine: Engine):
+    open_page(page, f"{app_url}/risk?{SCREENSHOT_RANGE.to_query()}")
+    total = int(customer_kpis(generated_engine, SCREENSHOT_RANGE)["total_customers"])
+    expect(page.locator("#risk-scatter-note")).to_contain_text(f"{total:,} customers")
+    expect(page.locator("#risk-scatter .scatterlayer, #risk-scatter canvas").first).to_be_attached()
     assert_no_errors(page)
