@@ -1,0 +1,93 @@
+"""Smoke test of the app running on Spark (``CUSTINTEL_BACKEND=spark``, local[2]) in a real Chromium.
+
+The app is started once for this module over the session's generated data; the KPI cards of the
+Executive page must show what the metrics compute on DuckDB in this process (the backends agree), and
+the Risk page (model fits, score join in the engine) renders without errors. Skipped without pyspark.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from metrics.engine import Engine
+from metrics.filters import Filters
+from metrics.kpis import kpis
+from tests.browser.conftest import ROOT, free_port
+from tests.browser.dashboard import assert_no_errors, kpi_values, settle
+from tests.spark_support import spark_missing_reason
+
+pytestmark = pytest.mark.spark
+
+#: A cold Spark app: JVM start, contract validation and the first queries take tens of seconds.
+START_TIMEOUT_S = 240
+RENDER_TIMEOUT_S = 180
+FILTERS = Filters(date(2024, 1, 1), date(2024, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def spark_app_url(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py`` with the Spark backend on a free 127.0.0.1 port."""
+    reason = spark_missing_reason()
+    if reason:
+        pytest.skip(reason)
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("spark-server") / "app.log"
+    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(generated_dir), "CUSTINTEL_BACKEND": "spark",
+           "CUSTINTEL_SPARK_MASTER": "local[2]", "CUSTINTEL_HOST": "127.0.0.1", "CUSTINTEL_PORT": str(port),
+           "SPARK_DRIVER_MEMORY": "2g", "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the app did not start on Spark; log:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_health_reports_spark(spark_app_url: str) -> None:
+    with urllib.request.urlopen(f"{spark_app_url}/health", timeout=10) as response:
+        health = json.loads(response.read())
+    assert health["status"] == "ok" and health["backend"] == "spark"
+
+
+def test_executive_and_risk_pages_on_spark(page, spark_app_url: str, generated_engine: Engine) -> None:
+    page.set_default_timeout(RENDER_TIMEOUT_S * 1000)
+    page.goto(f"{spark_app_url}/?{FILTERS.to_query()}")
+    settle(page, timeout=RENDER_TIMEOUT_S)
+    expected = kpis(generated_engine, FILTERS)  # DuckDB, in this process
+    shown = kpi_values(page)
+    assert set(expected) <= set(shown), f"missing KPI cards: {set(expected) - set(shown)}"
+    for key, value in expected.items():
+        assert math.isclose(shown[key][0], value, rel_tol=1e-9, abs_tol=1e-9), \
+            f"{key}: Spark app shows {shown[key][0]}, DuckDB metric {value}"
+    assert_no_errors(page)
+
+    page.goto(f"{spark_app_url}/risk?{FILTERS.to_query()}")
+    settle(page, timeout=RENDER_TIMEOUT_S)
+    page.locator(".page-title").first.wait_for(state="visible")
+    assert_no_errors(page)
