@@ -7,12 +7,24 @@ asked, which is meant for the default bind address 127.0.0.1 (this machine only)
 
 Dash registers its own lazy set-up hooks when the app is constructed, before this one, so the app's
 warm-up request at import still wires the callbacks even when it is answered with 401.
+
+Callback requests (``POST /_dash-update-component``) are checked before Dash sees them, and answered 400
+when they are something the app's own page could never send: a broken envelope, an unknown callback, the
+wrong number of inputs, a component id the layout does not declare (``app.validation_layout``, Dash's list
+of every component that can exist, so a dynamically created component must be listed there), or a value of
+a JSON type its component cannot produce (text for a URL or a date, a number for ``n_clicks``, a plain
+value for a single-choice dropdown ...). Real bugs in callbacks still surface as 500s; only impossible
+requests are turned away.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, request
 
@@ -81,6 +93,16 @@ def install_security(server: Flask, settings: Settings, *, max_request_bytes: in
             return Response("Authentication required.\n", 401,
                             {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 
+    @server.before_request
+    def guard_callback_requests() -> Response | None:
+        if request.method != "POST" or not request.path.endswith("/_dash-update-component"):
+            return None
+        problem = callback_request_problem(request.get_json(silent=True))
+        if problem is None:
+            return None
+        server.logger.warning("refused a callback request: %s", problem)
+        return Response(f"Invalid callback request: {problem}.\n", 400, {"Content-Type": "text/plain"})
+
     @server.after_request
     def add_security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
@@ -88,4 +110,187 @@ def install_security(server: Flask, settings: Settings, *, max_request_bytes: in
         return response
 
 
-__all__ = ["MAX_REQUEST_BYTES", "PUBLIC_PATHS", "basic_auth_header", "install_security", "parse_credentials"]
+# ----- callback request guard ---------------------------------------------------------------------------
+
+Scalar = (str, int, float, bool)
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _text_starting(prefix: str) -> Callable[[Any], bool]:
+    """Text that is empty or starts with ``prefix`` (what ``window.location`` parts look like)."""
+    return lambda value: value is None or (isinstance(value, str) and (value == "" or value.startswith(prefix)))
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0)
+
+
+def _is_choice(value: Any) -> bool:
+    return value is None or isinstance(value, Scalar)
+
+
+def _is_choices(value: Any) -> bool:
+    return value is None or isinstance(value, Scalar) or (
+        isinstance(value, list) and all(isinstance(v, Scalar) for v in value))
+
+
+def _is_object(value: Any) -> bool:
+    return value is None or isinstance(value, dict)
+
+
+#: (component class, property) -> what that component can send. Pairs not listed are not checked.
+VALUE_RULES: dict[tuple[str, str], Callable[[Any], bool]] = {
+    ("Location", "pathname"): _text_starting("/"),
+    ("Location", "search"): _text_starting("?"),
+    ("Location", "hash"): _text_starting("#"),
+    ("Location", "href"): _is_text,
+    **{("DatePickerRange", p): _is_text for p in ("start_date", "end_date")},
+    ("DatePickerSingle", "date"): _is_text,
+    ("RadioItems", "value"): _is_choice,
+    ("Select", "value"): _is_choice,
+    ("Input", "value"): _is_choice,
+    ("Textarea", "value"): _is_text,
+    ("Checklist", "value"): _is_choices,
+    ("AgGrid", "cellClicked"): _is_object,
+}
+
+
+def _rule(component: Any, prop: str) -> Callable[[Any], bool] | None:
+    name = type(component).__name__
+    if prop in ("n_clicks", "n_submit", "n_blur"):
+        return _is_count
+    if name == "Dropdown" and prop == "value":
+        return _is_choices if getattr(component, "multi", False) else _is_choice
+    return VALUE_RULES.get((name, prop))
+
+
+class _LayoutIndex:
+    """Component ids declared by a Dash app's validation layout: plain ids and pattern ids (as sorted JSON)."""
+
+    def __init__(self, layout: Any) -> None:
+        self.plain: dict[str, Any] = {}
+        self.patterned: dict[str, Any] = {}
+        self._walk(layout)
+
+    def _walk(self, node: Any) -> None:
+        stack = [node]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, (list, tuple)):
+                stack.extend(item)
+                continue
+            names = getattr(item, "_prop_names", None)
+            if names is None:
+                continue
+            cid = getattr(item, "id", None)
+            if isinstance(cid, str):
+                self.plain.setdefault(cid, item)
+            elif isinstance(cid, dict):
+                self.patterned.setdefault(json.dumps(cid, sort_keys=True), item)
+            for prop in names:
+                value = getattr(item, prop, None)
+                if isinstance(value, (list, tuple)) or hasattr(value, "_prop_names"):
+                    stack.append(value)
+
+    def find(self, component_id: Any) -> Any | None:
+        if isinstance(component_id, str):
+            return self.plain.get(component_id)
+        if isinstance(component_id, dict):
+            return self.patterned.get(json.dumps(component_id, sort_keys=True))
+        return None
+
+
+_INDEXES: dict[int, _LayoutIndex | None] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def _layout_index(dash_app: Any) -> _LayoutIndex | None:
+    """The id index of the app's validation layout (built once; None while Dash has not set it up)."""
+    key = id(dash_app)
+    with _INDEX_LOCK:
+        if _INDEXES.get(key) is None:
+            layout = getattr(dash_app, "validation_layout", None)
+            _INDEXES[key] = _LayoutIndex(layout) if layout is not None else None
+        return _INDEXES[key]
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, str):
+        return 0 < len(value) <= 200
+    return isinstance(value, dict) and 0 < len(value) <= 10 and all(
+        isinstance(k, str) and isinstance(v, Scalar) and len(str(v)) <= 200 for k, v in value.items())
+
+
+def _items(entry: Any) -> list[Any] | None:
+    """A request entry is one {id, property[, value]} or, for ALL wildcards, a list of them."""
+    items = entry if isinstance(entry, list) else [entry]
+    if len(items) > 500 or not all(isinstance(i, dict) and _is_id(i.get("id")) and isinstance(i.get("property"), str)
+                                    for i in items):
+        return None
+    return items
+
+
+def callback_request_problem(body: Any, dash_app: Any = None) -> str | None:
+    """Why a ``/_dash-update-component`` body cannot come from the app's own page, or None if it can."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str):
+        return "no output"
+    if dash_app is None:
+        import dash
+
+        try:
+            dash_app = dash.get_app()
+        except Exception:  # no Dash app in this process: only the envelope can be checked
+            dash_app = None
+    spec = getattr(dash_app, "callback_map", {}).get(output) if dash_app is not None else None
+    if dash_app is not None and spec is None:
+        return "unknown callback"
+    outputs = body.get("outputs")
+    if not isinstance(outputs, (dict, list)) or not isinstance(body.get("inputs"), list):
+        return "outputs or inputs missing"
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return "changedPropIds is not a list of text"
+    state = body.get("state", [])
+    if not isinstance(state, list):
+        return "state is not a list"
+    if spec is not None:
+        if len(body["inputs"]) != len(spec.get("inputs", [])) or len(state) != len(spec.get("state", [])):
+            return "wrong number of inputs or state"
+        expected = [s.get("property") for s in spec.get("inputs", []) + spec.get("state", [])]
+    else:
+        expected = None
+    index = _layout_index(dash_app) if dash_app is not None else None
+    entries = [("input", e) for e in body["inputs"]] + [("state", e) for e in state]
+    output_entries = outputs if isinstance(outputs, list) else [outputs]
+    for position, (kind, entry) in enumerate(entries):
+        items = _items(entry)
+        if items is None:
+            return f"malformed {kind}"
+        for item in items:
+            if expected is not None and item["property"] != expected[position]:
+                return f"unexpected {kind} property"
+            if index is None:
+                continue
+            component = index.find(item["id"])
+            if component is None:
+                return f"{kind} names a component the layout does not declare"
+            rule = _rule(component, item["property"])
+            if rule is not None and not rule(item.get("value")):
+                return f"{kind} value of a type {type(component).__name__}.{item['property']} cannot have"
+    for entry in output_entries:
+        items = _items(entry)
+        if items is None:
+            return "malformed output"
+        if index is not None and any(index.find(item["id"]) is None for item in items):
+            return "output names a component the layout does not declare"
+    return None
+
+
+__all__ = ["MAX_REQUEST_BYTES", "PUBLIC_PATHS", "VALUE_RULES", "basic_auth_header", "callback_request_problem",
+           "install_security", "parse_credentials"]

@@ -1,0 +1,587 @@
+"""Load test: simulated users against the dashboard served by gunicorn. Not part of the test suite
+(``tests/test_load_smoke.py`` runs a tiny version of it).
+
+    python benchmarks/load_test.py                          # 50 users, 120 s, 1 M orders
+    python benchmarks/load_test.py --users 10 --duration 30 --orders 100000 --data-dir benchmarks/data-100k
+
+What it does:
+
+1. Makes sure the data exists (generates ``--orders`` orders into ``--data-dir`` when the folder is missing).
+2. Starts ``gunicorn -w W --threads T --no-control-socket -b 127.0.0.1:PORT app:server`` with
+   ``CUSTINTEL_DATA_DIR`` and waits for ``/health``.
+3. Learns the real callbacks from ``/_dash-dependencies`` and the shell from ``/_dash-layout``, exactly as
+   the browser does, and each page's controls from the page router's answer.
+4. Runs ``--users`` threads. Each user, with a persistent HTTP connection, repeats *actions* until the
+   time (``--duration``) or its action budget (``--actions``) runs out, pausing ``--think`` seconds
+   between actions:
+
+   * open a page: ``GET /page?filters`` (HTML), ``/_dash-layout``, ``/_dash-dependencies``, the filter bar's
+     callback (URL → filters), the page router callback, then every data callback of the page;
+   * change a filter (date range, Prime, countries): the filter bar's callback, then the page's data
+     callbacks with the new filter state.
+
+   A share of users (``--default-share``) stays on the default view, which the server has cached; the
+   others pick random filter states, most of which the server has never computed (cold queries).
+   Requests of one action are sent one after the other (a browser sends a page's callbacks in parallel,
+   so the action times here are an upper bound of what a user waits).
+
+Prints p50 / p95 / max latency per request kind and per action, the error count, and writes JSON to
+``benchmarks/results/load-<timestamp>.json``. Errors are: connection failures, HTTP status >= 400, and
+callback answers that are not JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FILTER_INPUT = "filter-dates"
+ROUTER_OUTPUT_PREFIX = ".._pages_content"
+SHELL_INPUTS = {"url", "url-query", "filter-dates", "filter-prime", "filter-countries", "filter-scheme",
+                "filter-segment", "filter-reset", "_pages_location", "_pages_store"}
+
+
+# ----- server ------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ensure_data(data_dir: Path, orders: int) -> None:
+    from metrics.schema import TABLES
+
+    if all((data_dir / name).is_dir() for name in TABLES):
+        return
+    from generate_data import generate
+
+    print(f"generating {orders:,} orders into {data_dir} ...", file=sys.stderr, flush=True)
+    generate(data_dir, orders=orders, seed=42, progress=True)
+
+
+def start_gunicorn(data_dir: Path, port: int, workers: int, threads: int, auth: str | None,
+                   log_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(data_dir)}
+    env.pop("CUSTINTEL_AUTH", None)
+    if auth:
+        env["CUSTINTEL_AUTH"] = auth
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads),
+               "--no-control-socket", "-b", f"127.0.0.1:{port}", "--timeout", "300", "--chdir", str(ROOT),
+               "app:server"]
+    log = log_path.open("w")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float, log_path: Path) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return time.monotonic() - started
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the server did not become healthy in {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+# ----- Dash payloads -------------------------------------------------------------------------------------
+
+
+def component_id(raw: str) -> str | dict:
+    return json.loads(raw) if raw.startswith("{") else raw
+
+
+def id_key(cid: str | dict) -> str:
+    return json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
+
+
+def output_specs(callback: dict[str, Any]) -> list[tuple[str | dict, str]]:
+    text = callback["output"]
+    parts = text[2:-2].split("...") if text.startswith("..") else [text]
+    return [(component_id(raw), prop) for raw, prop in (p.rsplit(".", 1) for p in parts)]
+
+
+def is_wildcard(cid: str | dict) -> bool:
+    return isinstance(cid, dict) and any(isinstance(v, list) for v in cid.values())
+
+
+def walk_components(tree: Any, found: dict[str, dict[str, Any]]) -> None:
+    """id -> props of every component in a Dash layout JSON."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict):
+                if "id" in props:
+                    found.setdefault(id_key(props["id"]), props)
+                stack.extend(v for v in props.values() if isinstance(v, (list, dict)))
+
+
+def concrete_ids(pattern: dict, components: dict[str, dict[str, Any]]) -> list[dict]:
+    """The ids on the page that match a wildcard id ({"type": ..., "index": ["ALL"]})."""
+    fixed = {k: v for k, v in pattern.items() if not isinstance(v, list)}
+    out = []
+    for key in components:
+        if key.startswith("{"):
+            cid = json.loads(key)
+            if set(cid) == set(pattern) and all(cid[k] == v for k, v in fixed.items()):
+                out.append(cid)
+    return out
+
+
+def build_payload(callback: dict[str, Any], values: dict[tuple[str, str], Any],
+                  components: dict[str, dict[str, Any]], changed: str) -> dict[str, Any]:
+    """The JSON body the browser sends for ``callback`` with input/state values looked up in ``values``."""
+    def arguments(specs: list[dict[str, Any]]) -> list[Any]:
+        args = []
+        for spec in specs:
+            cid = component_id(spec["id"])
+            if is_wildcard(cid):
+                args.append([{"id": c, "property": spec["property"], "value": values.get((id_key(c), spec["property"]))}
+                             for c in concrete_ids(cid, components)])
+            else:
+                args.append({"id": cid, "property": spec["property"],
+                             "value": values.get((id_key(cid), spec["property"]))})
+        return args
+
+    outs: list[Any] = []
+    for cid, prop in output_specs(callback):
+        if is_wildcard(cid):
+            outs.append([{"id": c, "property": prop} for c in concrete_ids(cid, components)])
+        else:
+            outs.append({"id": cid, "property": prop})
+    return {"output": callback["output"], "outputs": outs if callback["output"].startswith("..") else outs[0],
+            "inputs": arguments(callback["inputs"]), "state": arguments(callback.get("state", [])),
+            "changedPropIds": [changed]}
+
+
+@dataclass
+class SiteModel:
+    """What the browser knows: callbacks, the shell layout, and each page's controls and data callbacks."""
+
+    callbacks: list[dict[str, Any]]
+    shell: dict[str, dict[str, Any]]
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)  # path -> {"components", "callbacks"}
+    countries: list[str] = field(default_factory=list)
+    bounds: tuple[date, date] | None = None
+
+    @property
+    def filter_callback(self) -> dict[str, Any]:
+        return next(c for c in self.callbacks if any(i["id"] == FILTER_INPUT for i in c["inputs"]))
+
+    @property
+    def router_callback(self) -> dict[str, Any]:
+        return next(c for c in self.callbacks if c["output"].startswith(ROUTER_OUTPUT_PREFIX))
+
+
+def data_callbacks(callbacks: list[dict[str, Any]], components: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Callbacks fired when ``url-query.data`` changes whose inputs all exist on the page."""
+    chosen = []
+    for callback in callbacks:
+        if callback.get("clientside_function"):
+            continue
+        inputs = [component_id(i["id"]) for i in callback["inputs"]]
+        if not any(i == "url-query" for i in inputs):
+            continue
+        if all(is_wildcard(i) or id_key(i) in components for i in inputs):
+            chosen.append(callback)
+    return chosen
+
+
+# ----- the HTTP client --------------------------------------------------------------------------------------
+
+
+class Client:
+    """One user's persistent connection; records every request's latency and outcome."""
+
+    def __init__(self, port: int, auth_header: dict[str, str], record) -> None:
+        self.port, self.headers, self.record = port, auth_header, record
+        self.conn: http.client.HTTPConnection | None = None
+        self.errors = 0
+
+    def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        headers = dict(self.headers)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        status, payload, error = 0, b"", None
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                status, payload = response.status, response.read()
+                if response.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                error = None
+                break
+            except (OSError, http.client.HTTPException) as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                if self.conn is not None:
+                    self.conn.close()
+                self.conn = None
+                if attempt == 2 or not isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError,
+                                                        BrokenPipeError)):
+                    break
+        elapsed = time.perf_counter() - started
+        if error is None and status >= 400:
+            error = f"HTTP {status}: {payload[:200].decode(errors='replace')}"
+        if error is None and path.startswith("/_dash-update-component") and status == 200:
+            try:
+                json.loads(payload)
+            except ValueError:
+                error = "callback answer is not JSON"
+        self.errors += error is not None
+        self.record(kind, elapsed, status, error)
+        return status, payload
+
+
+def learn_site(client: Client, pages: list[str]) -> SiteModel:
+    _, deps = client.request("deps", "GET", "/_dash-dependencies")
+    _, layout = client.request("layout", "GET", "/_dash-layout")
+    shell: dict[str, dict[str, Any]] = {}
+    walk_components(json.loads(layout), shell)
+    model = SiteModel(callbacks=json.loads(deps), shell=shell)
+    countries = shell.get("filter-countries", {}).get("options") or []
+    model.countries = [o["value"] if isinstance(o, dict) else o for o in countries]
+    for path in pages:
+        components = dict(shell)
+        status, answer = client.request("router_cb", "POST", "/_dash-update-component", build_payload(
+            model.router_callback, {("_pages_location", "pathname"): path, ("_pages_location", "search"): ""},
+            shell, "_pages_location.pathname"))
+        if status == 200:
+            walk_components(json.loads(answer)["response"], components)
+        model.pages[path] = {"components": components, "callbacks": data_callbacks(model.callbacks, components)}
+    return model
+
+
+# ----- users -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Config:
+    port: int
+    users: int
+    duration: float
+    actions: int
+    think: float
+    default_share: float
+    pages: list[str]
+    seed: int
+    auth: str | None = None
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, float, int, str | None]] = []
+        self.actions: list[tuple[str, float, bool]] = []
+
+    def request(self, kind: str, elapsed: float, status: int, error: str | None) -> None:
+        with self.lock:
+            self.requests.append((kind, elapsed, status, error))
+
+    def action(self, kind: str, elapsed: float, ok: bool) -> None:
+        with self.lock:
+            self.actions.append((kind, elapsed, ok))
+
+
+def random_filters(model: SiteModel, rng: random.Random) -> str:
+    lo, hi = model.bounds or (date(2021, 1, 1), date(2024, 12, 31))
+    span = rng.choice([30, 90, 180, 365, 730])
+    end = hi - timedelta(days=rng.randrange(0, max(1, (hi - lo).days - span)))
+    start = max(lo, end - timedelta(days=span - 1))
+    pairs = [("start", start.isoformat()), ("end", end.isoformat())]
+    prime = rng.choice(["All", "All", "Prime", "Non-Prime"])
+    if prime != "All":
+        pairs.append(("prime", prime))
+    if model.countries and rng.random() < 0.4:
+        pairs += [("country", c) for c in sorted(rng.sample(model.countries, rng.choice([1, 1, 2])))]
+    return urlencode(pairs)
+
+
+def user(number: int, config: Config, model: SiteModel, recorder: Recorder, deadline: float) -> None:
+    from components.server import basic_auth_header
+
+    rng = random.Random(config.seed * 1000 + number)
+    client = Client(config.port, basic_auth_header(config.auth) if config.auth else {}, recorder.request)
+    stays_default = rng.random() < config.default_share
+    time.sleep(rng.random() * min(config.think * 2, 5))  # users arrive over a few seconds
+    query = ""
+    page = rng.choice(config.pages)
+    for step in range(config.actions):
+        if time.monotonic() >= deadline:
+            break
+        errors_before = client.errors
+        started = time.perf_counter()
+        if step == 0 or rng.random() < 0.4:  # open a page
+            page = rng.choice(config.pages)
+            kind = "open_page"
+            query = query if stays_default or rng.random() < 0.5 else random_filters(model, rng)
+            query = "" if stays_default else query
+            query = open_page(client, model, page, query)
+        else:
+            kind = "change_filter"
+            query = change_filter(client, model, page, query, "" if stays_default else random_filters(model, rng))
+        ok = client.errors == errors_before
+        recorder.action(kind, time.perf_counter() - started, ok)
+        time.sleep(rng.uniform(0.5, 1.5) * config.think)
+
+
+def filter_request(client: Client, model: SiteModel, search: str, controls: dict[str, Any] | None,
+                   changed: str) -> str:
+    values = {("url", "search"): f"?{search}" if search else ""}
+    if controls:
+        values.update({(k, p): v for (k, p), v in controls.items()})
+    status, answer = client.request("filter_cb", "POST", "/_dash-update-component", build_payload(
+        model.filter_callback, values, model.shell, changed))
+    if status != 200:
+        return search
+    response = json.loads(answer)["response"]
+    return response.get("url-query", {}).get("data", search) or ""
+
+
+def page_callbacks(client: Client, model: SiteModel, page: str, query: str) -> None:
+    info = model.pages[page]
+    components = info["components"]
+    for callback in info["callbacks"]:
+        values: dict[tuple[str, str], Any] = {("url-query", "data"): query}
+        for spec in callback["inputs"] + callback.get("state", []):
+            cid = component_id(spec["id"])
+            if not is_wildcard(cid) and (id_key(cid), spec["property"]) not in values:
+                values[(id_key(cid), spec["property"])] = components.get(id_key(cid), {}).get(spec["property"])
+        first = output_specs(callback)[0][0]
+        name = first if isinstance(first, str) else str(first.get("index", first.get("type")))
+        client.request(f"page_cb:{page} {name}", "POST", "/_dash-update-component",
+                       build_payload(callback, values, components, "url-query.data"))
+
+
+def open_page(client: Client, model: SiteModel, page: str, query: str) -> str:
+    client.request("page_html", "GET", f"{page}?{query}" if query else page)
+    client.request("layout", "GET", "/_dash-layout")
+    client.request("deps", "GET", "/_dash-dependencies")
+    query = filter_request(client, model, query, None, "url.search")
+    client.request("router_cb", "POST", "/_dash-update-component", build_payload(
+        model.router_callback, {("_pages_location", "pathname"): page, ("_pages_location", "search"): f"?{query}"},
+        model.shell, "_pages_location.pathname"))
+    page_callbacks(client, model, page, query)
+    return query
+
+
+def change_filter(client: Client, model: SiteModel, page: str, current: str, wanted: str) -> str:
+    from urllib.parse import parse_qs
+
+    params = parse_qs(wanted)
+    controls = {
+        ("filter-dates", "start_date"): params.get("start", [None])[0],
+        ("filter-dates", "end_date"): params.get("end", [None])[0],
+        ("filter-prime", "value"): params.get("prime", ["All"])[0],
+        ("filter-countries", "value"): params.get("country", []),
+        ("filter-scheme", "value"): None, ("filter-segment", "value"): None,
+    }
+    query = filter_request(client, model, current, controls, "filter-dates.start_date")
+    page_callbacks(client, model, page, query)
+    return query
+
+
+# ----- statistics -------------------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = q / 100 * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"count": len(values), "p50_s": round(percentile(values, 50), 4), "p95_s": round(percentile(values, 95), 4),
+            "p99_s": round(percentile(values, 99), 4), "max_s": round(max(values), 4) if values else float("nan"),
+            "mean_s": round(statistics.fmean(values), 4) if values else float("nan")}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(args.data_dir).resolve()
+    ensure_data(data_dir, args.orders)
+    port = args.port or free_port()
+    results_dir = ROOT / "benchmarks" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    log_path = Path(args.server_log) if args.server_log else results_dir / "load-server.log"
+    proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path)
+    try:
+        startup = wait_healthy(port, proc, args.startup_timeout, log_path)
+        from components.server import basic_auth_header
+        from metrics.engine import Engine
+        from metrics.settings import Settings
+
+        probe = Engine(Settings(data_dir=str(data_dir)), validate=False)
+        orders = int(probe.execute(probe.orders.count()))
+        bounds = probe.date_bounds()
+        probe.con.disconnect()
+
+        setup = Recorder()
+        client = Client(port, basic_auth_header(args.auth) if args.auth else {}, setup.request)
+        model = learn_site(client, args.pages)
+        model.bounds = bounds
+        missing = [p for p, info in model.pages.items() if not info["callbacks"]]
+        config = Config(port=port, users=args.users, duration=args.duration, actions=args.actions, think=args.think,
+                        default_share=args.default_share, pages=args.pages, seed=args.seed, auth=args.auth)
+        recorder = Recorder()
+        started = time.monotonic()
+        deadline = started + args.duration
+        threads = [threading.Thread(target=user, args=(i, config, model, recorder, deadline), daemon=True)
+                   for i in range(args.users)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=args.duration + 300)
+        wall = time.monotonic() - started
+        alive = sum(t.is_alive() for t in threads)
+        server_alive = proc.poll() is None
+    finally:
+        stop_server(proc)
+
+    by_kind: dict[str, list[float]] = defaultdict(list)
+    by_callback: dict[str, list[float]] = defaultdict(list)
+    errors: dict[str, int] = defaultdict(int)
+    for kind, elapsed, _status, error in recorder.requests:
+        by_kind[kind.split(":")[0]].append(elapsed)
+        if ":" in kind:
+            by_callback[kind.split(":", 1)[1]].append(elapsed)
+        if error:
+            errors[f"{kind}: {error[:120]}"] += 1
+    actions_by_kind: dict[str, list[float]] = defaultdict(list)
+    for kind, elapsed, _ok in recorder.actions:
+        actions_by_kind[kind].append(elapsed)
+    all_latencies = [r[1] for r in recorder.requests]
+    callback_latencies = [r[1] for r in recorder.requests if r[0].endswith("_cb")]
+    server_log = log_path.read_text(errors="replace")
+    result = {
+        "config": {"users": args.users, "duration_s": args.duration, "actions_per_user": args.actions,
+                   "think_s": args.think, "default_share": args.default_share, "pages": args.pages,
+                   "workers": args.workers, "threads": args.threads, "seed": args.seed, "auth": bool(args.auth)},
+        "data": {"dir": str(data_dir), "orders": orders, "from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "server_startup_s": round(startup, 2),
+        "wall_s": round(wall, 2),
+        "requests": len(recorder.requests),
+        "requests_per_s": round(len(recorder.requests) / wall, 2) if wall else None,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:20]),
+        "latency_all": summary(all_latencies),
+        "latency_callbacks": summary(callback_latencies),
+        "latency_by_kind": {k: summary(v) for k, v in sorted(by_kind.items())},
+        "actions": {k: summary(v) for k, v in sorted(actions_by_kind.items())},
+        "latency_by_page_callback": dict(sorted(((k, summary(v)) for k, v in by_callback.items()),
+                                                key=lambda kv: -kv[1]["p95_s"])),
+        "users_still_running": alive,
+        "server_alive_at_end": server_alive,
+        "server_tracebacks": server_log.count("Traceback"),
+        "pages_without_data_callbacks": missing,
+        "setup_errors": sum(1 for r in setup.requests if r[3]),
+    }
+    return result
+
+
+def print_result(result: dict[str, Any]) -> None:
+    c = result["config"]
+    print(f"{c['users']} users, {result['wall_s']} s, gunicorn {c['workers']} workers x {c['threads']} threads, "
+          f"{result['data']['orders']:,} orders, {result['machine']['cpus']} CPUs")
+    print(f"{result['requests']:,} requests ({result['requests_per_s']}/s), errors: {result['errors']}, "
+          f"server tracebacks: {result['server_tracebacks']}")
+    print(f"{'kind':<16}{'count':>8}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
+    rows = [("all requests", result["latency_all"]), ("all callbacks", result["latency_callbacks"])]
+    rows += list(result["latency_by_kind"].items()) + [(f"action {k}", v) for k, v in result["actions"].items()]
+    for name, s in rows:
+        print(f"{name:<16}{s['count']:>8}{s['p50_s']:>9.3f}{s['p95_s']:>9.3f}{s['max_s']:>9.3f}")
+    print("slowest page callbacks (p95):")
+    for name, s in list(result["latency_by_page_callback"].items())[:8]:
+        print(f"  {name:<40}{s['count']:>6}{s['p50_s']:>9.3f}{s['p95_s']:>9.3f}{s['max_s']:>9.3f}")
+    for kind, count in result["error_kinds"].items():
+        print(f"  error x{count}: {kind}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--users", type=int, default=50, help="concurrent simulated users")
+    parser.add_argument("--duration", type=float, default=120.0, help="seconds of load")
+    parser.add_argument("--actions", type=int, default=1000, help="most actions per user")
+    parser.add_argument("--think", type=float, default=2.0, help="mean pause between a user's actions, s")
+    parser.add_argument("--default-share", type=float, default=0.3, help="share of users on the default view")
+    parser.add_argument("--orders", type=int, default=1_000_000, help="orders to generate if data is missing")
+    parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data-1m"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=0, help="0 = a free port")
+    parser.add_argument("--auth", default=None, help="serve with CUSTINTEL_AUTH=user:password and log in")
+    parser.add_argument("--pages", nargs="+", default=["/", "/engagement", "/risk", "/loyalty", "/segmentation"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--startup-timeout", type=float, default=300.0)
+    parser.add_argument("--server-log", default=None)
+    parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/load-<time>.json)")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = run(args)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"load-{stamp}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    if not args.quiet:
+        print_result(result)
+        print(f"written to {out}")
+    return 0 if result["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
