@@ -55,11 +55,15 @@ class UrlState:
 def parse_query(query: str | None, eng: Engine | None = None) -> UrlState:
     """Query string (with or without '?') -> filters, notices and page parameters. Never raises."""
     eng = eng or engine()
-    query = (query or "").lstrip("?")
+    query = (query if isinstance(query, str) else "").lstrip("?")  # a hostile client can send any JSON value
     filters, notices = Filters.from_query(query, default_filters(eng), eng.countries(), eng.date_bounds())
     page_params: list[tuple[str, str]] = []
     if len(query) <= MAX_QUERY_LENGTH:
-        for key, value in parse_qsl(query, max_num_fields=200):
+        try:
+            pairs = parse_qsl(query, max_num_fields=200)
+        except ValueError:  # more fields than allowed: Filters.from_query already reset the filters
+            pairs = []
+        for key, value in pairs:
             if key in PAGE_KEYS and value and len(value) <= 40 and key not in dict(page_params):
                 page_params.append((key, value))
     return UrlState(filters, tuple(notices), tuple(page_params))
@@ -96,7 +100,11 @@ def query_from_controls(start: str | None, end: str | None, prime: str | None, c
 
 def link_query(query: str | None) -> str:
     """The part of the query that travels to other pages (filters, without page keys), with '?'."""
-    if not query:
+    if not query or not isinstance(query, str):
         return ""
-    kept = [(k, v) for k, v in parse_qsl(query.lstrip("?"), max_num_fields=200) if k not in PAGE_KEYS]
+    try:
+        pairs = parse_qsl(query.lstrip("?"), max_num_fields=200)
+    except ValueError:  # more fields than allowed
+        return ""
+    kept = [(k, v) for k, v in pairs if k not in PAGE_KEYS]
     return f"?{urlencode(kept)}" if kept else ""

@@ -174,7 +174,7 @@ def table_update(table_id: str, query: str | None, **params: Any) -> tuple[list[
 )
 def export_table(n_clicks: int | None, state: dict | None) -> dict:
     """Rebuild the frame the grid shows and send it as a CSV file named after the table and filters."""
-    if not n_clicks or not state or not isinstance(ctx.triggered_id, dict):
+    if not n_clicks or not isinstance(state, dict) or not isinstance(ctx.triggered_id, dict):
         raise PreventUpdate
     table_id = str(ctx.triggered_id.get("index"))
     if table_id not in _TABLES:

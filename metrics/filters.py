@@ -122,6 +122,9 @@ class Filters:
     ) -> tuple[Filters, list[str]]:
         """Parse a query string; never raises. Returns the filters and notices about corrected values."""
         notices: list[str] = []
+        if query is not None and not isinstance(query, str):  # a hostile client can send any JSON value
+            notices.append("The link's filters could not be read; defaults are shown.")
+            return default, notices
         query = (query or "").lstrip("?")
         if len(query) > MAX_QUERY_LENGTH:
             notices.append("The link was too long; its filters were reset to the defaults.")
