@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     summary = {"rows": args.rows, "input_bytes": sizes, "prepare_inputs_s": round(prepare, 2),
                "with_customers": args.with_customers, "results": results,
-               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                           "platform": platform.platform()}}
+               "machine": {"load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
+                           "python": platform.python_version(), "platform": platform.platform()}}
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"import-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -653,6 +653,7 @@ def parse_numbers(values: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.
 
 
 _TZ_SUFFIX = r"(\d:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+_TZ_SUFFIX_TEST = _TZ_SUFFIX.replace("(", "(?:", 1)  # the same without the capturing group
 _DATE_FORMATS_DMY = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y", "%d-%m-%y")
 _DATE_FORMATS_MDY = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y", "%m-%d-%y")
 _TIME_SUFFIXES = ("", " %H:%M", " %H:%M:%S", " %H:%M:%S.%f", " %I:%M %p", " %I:%M:%S %p")
@@ -675,6 +676,17 @@ _OTHER_FORMATS = (
     "%d-%b-%Y %H:%M:%S",
     "%a, %d %b %Y %H:%M:%S",
 )
+
+
+def _drop_offsets(text: pd.Series) -> pd.Series:
+    """Remove time-zone offsets after a time. Only rows that have one go through the (slower, Python)
+    back-reference replace."""
+    has_offset = text.str.contains(_TZ_SUFFIX_TEST, regex=True).fillna(False).astype(bool)
+    if not has_offset.any():
+        return text
+    text = text.copy()
+    text[has_offset] = text[has_offset].str.replace(_TZ_SUFFIX, r"\1", regex=True)
+    return text
 
 
 class DateParser:
@@ -710,7 +722,7 @@ class DateParser:
         out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us]")
         todo = present.copy()
         if todo.any():
-            s = text[todo].str.replace(_TZ_SUFFIX, r"\1", regex=True)
+            s = _drop_offsets(text[todo])
             digits = s.str.fullmatch(r"\d{10}|\d{13}").fillna(False).astype(bool)
             if digits.any():
                 parsed, _ = self._from_numbers(pd.to_numeric(s[digits], errors="coerce"))
@@ -749,7 +761,7 @@ class DateParser:
 
     def would_parse_other_order(self, values: pd.Series) -> int:
         """How many of these (unreadable) values the other day/month order would read."""
-        s = _text(values).dropna().str.replace(_TZ_SUFFIX, r"\1", regex=True)
+        s = _drop_offsets(_text(values).dropna())
         count = 0
         for fmt in self.other_order:
             if s.empty:
@@ -789,8 +801,9 @@ def surrogate_ids(keys: pd.Series) -> np.ndarray:
     ids = np.empty(len(uniq), dtype=np.int64)
     if plain.any():
         ids[plain] = uniq[plain].astype("int64").to_numpy()
+    texts = uniq.to_numpy(dtype=object)
     for i in np.flatnonzero(~plain):
-        digest = hashlib.blake2b(uniq.iat[i].encode("utf-8"), digest_size=8).digest()
+        digest = hashlib.blake2b(texts[i].encode("utf-8"), digest_size=8).digest()
         ids[i] = HASHED_ID_BASE + (int.from_bytes(digest, "big") & (HASHED_ID_BASE - 1))
     return ids[codes]
 
