@@ -155,6 +155,8 @@ def walk_components(tree: Any, found: dict[str, dict[str, Any]]) -> None:
                 if "id" in props:
                     found.setdefault(id_key(props["id"]), props)
                 stack.extend(v for v in props.values() if isinstance(v, (list, dict)))
+            else:  # e.g. a callback answer {"output id": {"property": value}}
+                stack.extend(v for v in node.values() if isinstance(v, (list, dict)))
 
 
 def concrete_ids(pattern: dict, components: dict[str, dict[str, Any]]) -> list[dict]:
@@ -215,7 +217,8 @@ class SiteModel:
 
 
 def data_callbacks(callbacks: list[dict[str, Any]], components: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Callbacks fired when ``url-query.data`` changes whose inputs all exist on the page."""
+    """Callbacks fired when ``url-query.data`` changes whose inputs and outputs all exist on the page
+    (the browser only runs a callback whose outputs are in the current layout)."""
     chosen = []
     for callback in callbacks:
         if callback.get("clientside_function"):
@@ -223,7 +226,9 @@ def data_callbacks(callbacks: list[dict[str, Any]], components: dict[str, dict[s
         inputs = [component_id(i["id"]) for i in callback["inputs"]]
         if not any(i == "url-query" for i in inputs):
             continue
-        if all(is_wildcard(i) or id_key(i) in components for i in inputs):
+        outputs = [cid for cid, _ in output_specs(callback)]
+        present = all(is_wildcard(i) or id_key(i) in components for i in inputs + outputs)
+        if present and all(concrete_ids(o, components) for o in outputs if is_wildcard(o)):
             chosen.append(callback)
     return chosen
 
