@@ -43,8 +43,10 @@ from metrics.selection import filtered_customers, filtered_engagement, filtered_
 from metrics.trends import as_timestamps, period_starts
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
-MAX_CUSTOMER_ID = 999_999_999_999
-_ID_TEXT = re.compile(r"^\s*\+?([0-9]{1,12})\s*$", re.ASCII)
+#: The largest integer a browser's JavaScript number holds exactly (ids travel through JSON to the grid);
+#: ids of imported data reach 2**53 - 1 (see metrics.ingest.surrogate_ids).
+MAX_CUSTOMER_ID = 2**53 - 1
+_ID_TEXT = re.compile(r"^\s*\+?([0-9]{1,16})\s*$", re.ASCII)
 
 #: ``status`` values of :func:`customer_profile`, from worst to best.
 PROFILE_STATUSES = ("invalid", "not_found", "outside_filters", "no_orders", "ok")
@@ -65,7 +67,7 @@ PROFILE_KEYS = ("status", "message", "customer_id", *ATTRIBUTE_KEYS, *MART_KEYS,
 def parse_customer_id(value: object) -> int | None:
     """A customer id from user input (URL text, a number field): a whole number from 1 to
     :data:`MAX_CUSTOMER_ID`, else None. Accepts ``"42"``, ``42`` and ``42.0``; refuses ``"4.2"``,
-    ``"-1"``, ``"0"``, ``"1e3"``, booleans and anything longer than 12 digits."""
+    ``"-1"``, ``"0"``, ``"1e3"``, booleans and anything longer than 16 digits."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, np.integer)):

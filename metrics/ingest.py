@@ -269,7 +269,10 @@ FALSE_TOKENS = ("0", "false", "f", "no", "n", "non-prime", "nonprime", "non prim
 SAMPLES_PER_REASON = 5
 MAX_TEXT = 200
 MAX_COUNTRY = 60
-HASHED_ID_BASE = 1 << 62  # text ids map into [2**62, 2**63); plain numeric ids of up to 18 digits are kept
+#: Ids must stay exact in the browser, where numbers are doubles (integers exact below 2**53): plain numbers
+#: below 10**15 are kept, every other key is hashed into [10**15, 2**53).
+HASHED_ID_BASE = 10**15
+HASHED_ID_SPAN = 2**53 - HASHED_ID_BASE
 UNKNOWN = "Unknown"
 UNKNOWN_PRODUCT = "Unknown product"
 ROWS_PER_PART = 2_000_000
@@ -790,21 +793,22 @@ def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 def surrogate_ids(keys: pd.Series) -> np.ndarray:
     """Stable int64 ids for customer/order/product keys (``keys`` has no missing values).
 
-    A plain non-negative number of at most 18 digits without leading zeros is kept as it is (so
-    ``"12345"`` and ``12345`` both give 12345). Anything else (``"C-001"``, ``"007"``) gets
-    2**62 + the first 62 bits of its BLAKE2b hash, a range no kept number can reach. The same key
-    gives the same id in every import.
+    A plain positive number of at most 15 digits without leading zeros is kept as it is (so
+    ``"12345"`` and ``12345`` both give 12345). Anything else (``"C-001"``, ``"007"``, ``"0"``, a 16-digit
+    number) gets 10**15 + (its 64-bit BLAKE2b hash modulo 2**53 - 10**15), a range no kept number
+    reaches and below 2**53, so ids survive the browser's JavaScript numbers exactly. The same key gives
+    the same id in every import; the import checks that no two keys met the same id.
     """
     codes, uniques = pd.factorize(keys, sort=False)
     uniq = pd.Series(uniques).astype("str")
-    plain = uniq.str.fullmatch(r"0|[1-9]\d{0,17}").fillna(False).astype(bool).to_numpy()
+    plain = uniq.str.fullmatch(r"[1-9]\d{0,14}").fillna(False).astype(bool).to_numpy()
     ids = np.empty(len(uniq), dtype=np.int64)
     if plain.any():
         ids[plain] = uniq[plain].astype("int64").to_numpy()
     texts = uniq.to_numpy(dtype=object)
     for i in np.flatnonzero(~plain):
         digest = hashlib.blake2b(texts[i].encode("utf-8"), digest_size=8).digest()
-        ids[i] = HASHED_ID_BASE + (int.from_bytes(digest, "big") & (HASHED_ID_BASE - 1))
+        ids[i] = HASHED_ID_BASE + int.from_bytes(digest, "big") % HASHED_ID_SPAN
     return ids[codes]
 
 
@@ -1339,6 +1343,8 @@ def _build(staging: Path, out: Path, options: ImportOptions, report: ImportRepor
             spread = per_order.filter(per_order.first_day != per_order.last_day).select("order_id")
             _repair_rows(con, tally, "order_lines_different_days", lines.semi_join(spread, "order_id"))
         lines = con.create_table("kept_lines", lines)
+        _check_collisions(con, lines.select("customer_id", "customer_key"), "customer_id", "customer_key", "customer")
+        _check_collisions(con, lines.select("order_id", "order_key"), "order_id", "order_key", "order")
 
         # -- orders: one row per order id ---------------------------------------------------------
         flagged = lines.returned | lines.cancelled
@@ -1490,6 +1496,8 @@ def _build_customers(
         people = people.mutate(rn=ibis.row_number().over(group_by="customer_id", order_by="row"))
         _reject_rows(con, tally, "duplicate_customer_id", people.filter(people.rn > 0), key="customer_key")
         people = people.filter(people.rn == 0).drop("rn", "row")
+        _check_collisions(con, people.select("customer_id", "customer_key").union(
+            lines.select("customer_id", "customer_key")), "customer_id", "customer_key", "customer")
         ids = people.select("customer_id").union(buyers.select("customer_id"), distinct=True)
         n_file_only = con.execute(people.anti_join(buyers, "customer_id").count())
         n_orders_only = con.execute(buyers.anti_join(people, "customer_id").count())
@@ -1540,6 +1548,18 @@ def _build_customers(
     customers = con.create_table("customers", customers)
     _write(con, customers.order_by("customer_id"), out / "dim_customer", "dim_customer")
     return int(con.execute(customers.count()))
+
+
+def _check_collisions(con, pairs, id_column: str, key_column: str, what: str) -> None:
+    """Fail if two different original ids were given the same number (a hash collision: about one chance
+    in 10 000 for a million text ids). Nothing is written then, and the previous data stays."""
+    known = pairs.filter(pairs[key_column].notnull())
+    keys = known.group_by(id_column).aggregate(keys=known[key_column].nunique())
+    clashes = con.execute(keys.filter(keys["keys"] > 1).limit(3))
+    if len(clashes):
+        raise IngestError(f"two different {what} ids were given the same internal number "
+                          f"({', '.join(map(str, clashes[id_column]))}); rename one of them (e.g. add a prefix) "
+                          "and import again")
 
 
 def _reject_rows(con, tally: FileTally, reason: str, rows, key: str = "order_key") -> None:

@@ -64,7 +64,7 @@ def hand(tmp_path_factory):
 @pytest.mark.parametrize(("raw", "expected"), [
     ("42", 42), (" 42 ", 42), (42, 42), (42.0, 42), (np.int64(7), 7), (str(MAX_CUSTOMER_ID), MAX_CUSTOMER_ID),
     ("0", None), ("-1", None), ("4.2", None), (4.2, None), ("1e3", None), ("abc", None), ("", None), (None, None),
-    (True, None), (MAX_CUSTOMER_ID + 1, None), ("9" * 13, None), ("1; DROP TABLE", None), (float("nan"), None),
+    (True, None), (MAX_CUSTOMER_ID + 1, None), ("9" * 17, None), ("1; DROP TABLE", None), (float("nan"), None),
     ("٣", None),  # a non-ASCII digit
 ])
 def test_customer_ids_are_whole_bounded_numbers(raw, expected):
@@ -105,7 +105,7 @@ def test_profile_of_a_customer_with_orders_by_hand(hand):
     (99, Q1, "not_found"),
     ("x", Q1, "invalid"),
     (0, Q1, "invalid"),
-    (10**15, Q1, "invalid"),
+    (2**53, Q1, "invalid"),  # above the largest id a browser holds exactly
 ])
 def test_profile_says_what_was_found(hand, customer_id, filters, status):
     p = customer_profile(hand, filters, customer_id)

@@ -367,11 +367,27 @@ def test_unit_price_and_quantity_instead_of_amount(tmp_path):
 
 
 def test_surrogate_ids_are_stable_and_keep_plain_numbers():
-    ids = surrogate_ids(pd.Series(["C-001", "123", "007", "C-001", "0"]))
-    assert ids[1] == 123 and ids[4] == 0
-    assert ids[0] == ids[3] == 5374600704237009463  # pinned: the same key gives the same id in every import
+    ids = surrogate_ids(pd.Series(["C-001", "123", "007", "C-001", "0", "999999999999999", "1000000000000000"]))
+    assert ids[1] == 123 and ids[5] == 999_999_999_999_999
+    assert ids[4] >= HASHED_ID_BASE  # 0 is not a valid customer id in the app: hashed like text
+    assert ids[0] == ids[3] == 2309252002380343  # pinned: the same key gives the same id in every import
     assert ids[2] >= HASHED_ID_BASE and ids[0] >= HASHED_ID_BASE  # "007" is text, never 7
+    assert ids[6] >= HASHED_ID_BASE and ids[6] != 10**15  # 16 digits: hashed
     assert ids.dtype == np.int64
+    assert (ids < 2**53).all()  # exact as JavaScript numbers in the browser
+    assert all(int(float(i)) == i for i in ids)
+
+
+def test_an_id_collision_fails_the_import_and_keeps_the_previous_data(tmp_path, previous, monkeypatch):
+    real = ingest.surrogate_ids
+
+    def colliding(keys: pd.Series) -> np.ndarray:
+        return real(keys.replace({"clash-b": "clash-a"}))
+
+    monkeypatch.setattr(ingest, "surrogate_ids", colliding)
+    with pytest.raises(IngestError, match="same internal number"):
+        run_import(tmp_path, csv_text(HEADER, ["o1,clash-a,2024-01-01,1,1", "o2,clash-b,2024-01-02,2,1"]))
+    assert folder_snapshot(tmp_path / "data") == previous
 
 
 def test_text_customer_ids_keep_the_original_as_name(tmp_path):
