@@ -91,8 +91,9 @@ def _income_spending_medians(engine: Engine, filters: Filters) -> dict[str, floa
 def sample_key(customer_id: ir.IntegerValue, seed: int = 0) -> ir.IntegerValue:
     """A deterministic pseudo-random integer per customer for sampling in the engine: a multiplicative
     step, a square and an MINSTD step modulo the prime 2^31 − 1 (integer arithmetic only, so every
-    backend gives the same order; intermediate values stay below 2^63 for ids below 3 × 10^9)."""
-    x = (customer_id * _HASH_MULTIPLIER + (int(seed) % 10_007) * 104_729) % _HASH_PRIME
+    backend gives the same order). The id is reduced modulo the prime first, which gives the same key and
+    keeps intermediate values below 2^63 for any int64 id (imported ids reach 2^53)."""
+    x = ((customer_id % _HASH_PRIME) * _HASH_MULTIPLIER + (int(seed) % 10_007) * 104_729) % _HASH_PRIME
     y = (x * x) % _HASH_PRIME
     return (y * _HASH_MINSTD + int(seed) % _HASH_PRIME) % _HASH_PRIME
 
