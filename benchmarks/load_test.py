@@ -344,7 +344,8 @@ def random_filters(model: SiteModel, rng: random.Random) -> str:
     if prime != "All":
         pairs.append(("prime", prime))
     if model.countries and rng.random() < 0.4:
-        pairs += [("country", c) for c in sorted(rng.sample(model.countries, rng.choice([1, 1, 2])))]
+        picked = rng.sample(model.countries, min(len(model.countries), rng.choice([1, 1, 2])))
+        pairs += [("country", c) for c in sorted(picked)]
     return urlencode(pairs)
 
 

@@ -50,7 +50,7 @@ class ExportSpec:
     """A metric table ``export`` can write: ``target`` is ``"module:function"`` of ``(engine, filters, **opts)``.
 
     ``options`` are the CLI options the function takes (``scheme``, ``grain``, ``dimension``,
-    ``measure``), passed as keyword arguments of the same name.
+    ``measure``, ``metric``), passed as keyword arguments of the same name.
     """
 
     target: str
@@ -102,6 +102,29 @@ EXPORTS: dict[str, ExportSpec] = {
                                      "lifecycle segment sizes at each month end"),
     "demographics": ExportSpec("metrics.demographics:demographics",
                                "customers and revenue by gender, age group, ...", ("dimension",)),
+    "customer_kpis": ExportSpec("metrics.kpis:customer_kpis", "customer KPIs of the filter state as one row"),
+    "segment_summary_with_change": ExportSpec("metrics.segments:segment_summary_with_change",
+                                              "segment summary with the change versus the previous period",
+                                              ("scheme",)),
+    "new_repeat_summary_with_change": ExportSpec("metrics.repeat:new_repeat_summary_with_change",
+                                                 "new / potential / repeat panels with the change versus the "
+                                                 "previous period"),
+    "trend": ExportSpec("metrics.trends:trend", "one metric per period (revenue, orders, aov, repeat_rate ...)",
+                        ("metric", "grain")),
+    "trend_by_segment": ExportSpec("metrics.trends:trend_by_segment",
+                                   "orders, revenue, customers or aov per period and segment",
+                                   ("metric", "grain", "scheme")),
+    "churn_bands": ExportSpec("metrics.churn:churn_bands", "customers and revenue by churn-risk band"),
+    "churn_by_segment": ExportSpec("metrics.churn:churn_by_segment", "churn risk and revenue by segment",
+                                   ("scheme",)),
+    "customer_action_table": ExportSpec("metrics.churn:customer_action_table",
+                                        "high-risk, high-value customers to act on (recency, revenue, CLV)"),
+    "clv_summary": ExportSpec("metrics.clv:clv_summary", "predictive CLV: growing / maintaining / declining"),
+    "clv_by_segment": ExportSpec("metrics.clv:clv_by_segment", "predictive CLV by segment", ("scheme",)),
+    "monthly_retention": ExportSpec("metrics.retention:monthly_retention",
+                                    "monthly retention of active customers", ("scheme",)),
+    "cohort_retention": ExportSpec("metrics.retention:cohort_retention",
+                                   "cohort retention by month of first order"),
 }
 
 
@@ -233,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--grain", help="time grain of tables that take one (week, month, quarter, year)")
     e.add_argument("--dimension", help="dimension of tables that take one (e.g. gender, age_group)")
     e.add_argument("--measure", help="measure of tables that take one (orders, revenue)")
+    e.add_argument("--metric", help="metric of the trend tables (revenue, orders, customers, aov, ...)")
     e.add_argument("-o", "--output", help="output file .csv or .parquet (default: CSV on stdout)")
 
     s = sub.add_parser("serve", help="run the dashboard", description=(
@@ -382,7 +406,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     spec = EXPORTS.get(args.table)
     if spec is None or not spec.available():
         raise CliError(f"unknown table {args.table!r}; see `custintel export --list`", EXIT_USAGE)
-    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure")
+    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure", "metric")
              if getattr(args, name) is not None}
     not_taken = sorted(set(extra) - set(spec.options))
     if not_taken:

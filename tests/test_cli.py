@@ -195,6 +195,20 @@ def test_every_available_export_runs_on_generated_data(generated_dir, tmp_path, 
         assert out.is_file(), name
 
 
+def test_every_available_export_runs_on_imported_data(tmp_path, capsys):
+    """Imported data has hashed ids, 'Unknown' dimensions and no engagement: every table still exports."""
+    rows = "".join(f"C-{i % 40:03d},2024-{1 + i % 12:02d}-{1 + i % 28:02d},{10 + i % 7}.50\n" for i in range(300))
+    (tmp_path / "shop.csv").write_text("customer_id,order_date,amount\n" + rows)
+    data = tmp_path / "data"
+    assert run(capsys, "import", str(tmp_path / "shop.csv"), "--data-dir", str(data), "--no-progress",
+               "--today", "2025-01-01")[0] == EXIT_OK
+    for name, spec in EXPORTS.items():
+        if not spec.available():
+            continue
+        code, _, err = run(capsys, "export", name, "--data-dir", str(data), "-o", str(tmp_path / f"{name}.parquet"))
+        assert code == EXIT_OK, (name, err)
+
+
 def test_export_filters_and_formats(generated_dir, generated_engine, tmp_path, capsys):
     from metrics.filters import Filters
     from metrics.segments import segment_summary
