@@ -34,12 +34,14 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special
 from threadpoolctl import ThreadpoolController
+
+from metrics.fitted_model import FitResult, FittedModel, ModelFitError
 
 __all__ = [
     "BGNBDModel",
@@ -67,34 +69,6 @@ _BGNBD_STARTS: tuple[tuple[float, float, float, float], ...] = (
     (0.25, 0.05, 0.5, 1.5),
     (2.0, 2.0, 2.0, 8.0),
 )
-
-
-class ModelFitError(ValueError):
-    """The data cannot support a model fit (too few customers, too few repeat buyers, bad input)."""
-
-
-P = TypeVar("P")
-
-
-@dataclass(frozen=True)
-class FitResult(Generic[P]):
-    """What a fit produced and how trustworthy it is.
-
-    ``converged`` is true only when the optimiser reported success (or ended with a negligible
-    gradient) and no parameter sits on its search bound. ``std_errors`` are asymptotic standard
-    errors from the observed information matrix (``None`` when the Hessian is not positive definite).
-    ``n_customers`` and ``n_repeat_buyers`` are sums of weights, so they count customers even when the
-    data were grouped with :func:`group_customers`.
-    """
-
-    params: P
-    log_likelihood: float
-    converged: bool
-    n_customers: float
-    n_repeat_buyers: float
-    message: str
-    iterations: int
-    std_errors: P | None = None
 
 
 @dataclass(frozen=True)
@@ -553,7 +527,7 @@ def _alive_expectation_quad(params: BGNBDParams, t: FloatArray, x: FloatArray, T
 # --------------------------------------------------------------------------------------------------
 
 
-class BGNBDModel:
+class BGNBDModel(FittedModel[BGNBDParams]):
     """BG/NBD model: fit on customer (frequency, recency, T), then score customers.
 
     Typical use::
@@ -563,35 +537,8 @@ class BGNBDModel:
         model.expected_purchases(26, frequency, recency, T)   # next 26 time units
     """
 
-    def __init__(self) -> None:
-        self._params: BGNBDParams | None = None
-        self.result: FitResult[BGNBDParams] | None = None
-
-    @classmethod
-    def from_params(cls, params: BGNBDParams) -> BGNBDModel:
-        """A model with known parameters (e.g. published ones, or loaded from storage)."""
-        for name, value in zip(("r", "alpha", "a", "b"), params.as_array(), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"BG/NBD parameter {name} must be a positive number, got {value}")
-        model = cls()
-        model._params = params
-        return model
-
-    @property
-    def params(self) -> BGNBDParams:
-        if self._params is None:
-            raise RuntimeError("the BG/NBD model has not been fitted yet; call fit() first")
-        return self._params
-
-    @property
-    def log_likelihood(self) -> float:
-        if self.result is None:
-            raise RuntimeError("the BG/NBD model has not been fitted yet; call fit() first")
-        return self.result.log_likelihood
-
-    @property
-    def converged(self) -> bool:
-        return self.result is not None and self.result.converged
+    model_name = "BG/NBD"
+    param_names = ("r", "alpha", "a", "b")
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(
@@ -631,22 +578,12 @@ class BGNBDModel:
         r, al, a, b = np.exp(theta)
         params = BGNBDParams(r=float(r), alpha=float(al * scale), a=float(a), b=float(b))
         se = _std_errors(res, n_customers)
-        message = _flat_note(message, se)
         std_errors = None
         if se is not None:
             std_errors = BGNBDParams(r=float(se[0]), alpha=float(se[1] * scale), a=float(se[2]), b=float(se[3]))
-        self._params = params
-        self.result = FitResult(
-            params=params,
-            log_likelihood=float(lik.original_units_ll(-res.fun * n_customers)),
-            converged=converged,
-            n_customers=n_customers,
-            n_repeat_buyers=n_repeat,
-            message=message,
-            iterations=int(res.nit),
-            std_errors=std_errors,
-        )
-        return self
+        return self._record_fit(params, std_errors, log_likelihood=float(lik.original_units_ll(-res.fun * n_customers)),
+                                converged=converged, n_customers=n_customers, n_repeat_buyers=n_repeat,
+                                message=_flat_note(message, se), iterations=int(res.nit))
 
     # --------------------------------------------------------------------------------- predictions
     def log_likelihood_of(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:

@@ -30,14 +30,13 @@ from metrics.bgnbd import (
     MIN_CUSTOMERS,
     MIN_REPEAT_BUYERS,
     BGNBDModel,
-    FitResult,
-    ModelFitError,
     _as_float,
     _flat_note,
     _optimise,
     _std_errors,
     _wsum,
 )
+from metrics.fitted_model import FittedModel, ModelFitError
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -156,7 +155,7 @@ def _spend_arrays(frequency: ArrayLike, monetary_value: ArrayLike) -> tuple[Floa
     return x, m
 
 
-class GammaGammaModel:
+class GammaGammaModel(FittedModel[GammaGammaParams]):
     """Gamma-Gamma spend model: fit on repeat buyers' (frequency, average order value), then score.
 
     Typical use::
@@ -165,37 +164,13 @@ class GammaGammaModel:
         gg.expected_order_value(frequency, monetary_value)
     """
 
-    def __init__(self) -> None:
-        self._params: GammaGammaParams | None = None
-        self.result: FitResult[GammaGammaParams] | None = None
+    model_name = "Gamma-Gamma"
+    param_names = ("p", "q", "v")
 
     @classmethod
-    def from_params(cls, params: GammaGammaParams) -> GammaGammaModel:
-        """A model with known parameters (e.g. published ones, or loaded from storage)."""
-        for name, value in zip(("p", "q", "v"), params.as_array(), strict=True):
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"Gamma-Gamma parameter {name} must be a positive number, got {value}")
+    def _check_params(cls, params: GammaGammaParams) -> None:
         if params.q <= 1.0:
             raise ValueError("Gamma-Gamma parameter q must exceed 1 for a finite mean order value")
-        model = cls()
-        model._params = params
-        return model
-
-    @property
-    def params(self) -> GammaGammaParams:
-        if self._params is None:
-            raise RuntimeError("the Gamma-Gamma model has not been fitted yet; call fit() first")
-        return self._params
-
-    @property
-    def log_likelihood(self) -> float:
-        if self.result is None:
-            raise RuntimeError("the Gamma-Gamma model has not been fitted yet; call fit() first")
-        return self.result.log_likelihood
-
-    @property
-    def converged(self) -> bool:
-        return self.result is not None and self.result.converged
 
     def fit(
         self,
@@ -252,19 +227,9 @@ class GammaGammaModel:
         std_errors = None
         if se is not None:
             std_errors = GammaGammaParams(p=float(se[0]), q=float(se[1]), v=float(se[2] * scale))
-        message = _flat_note(message, se)
-        self._params = params
-        self.result = FitResult(
-            params=params,
-            log_likelihood=float(lik.original_units_ll(-res.fun * n_repeat)),
-            converged=converged,
-            n_customers=n_repeat,
-            n_repeat_buyers=n_repeat,
-            message=message,
-            iterations=int(res.nit),
-            std_errors=std_errors,
-        )
-        return self
+        return self._record_fit(params, std_errors, log_likelihood=float(lik.original_units_ll(-res.fun * n_repeat)),
+                                converged=converged, n_customers=n_repeat, n_repeat_buyers=n_repeat,
+                                message=_flat_note(message, se), iterations=int(res.nit))
 
     def expected_order_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
         """Expected value of each customer's future orders.
