@@ -7,6 +7,7 @@ Every test in this folder gets the ``browser`` marker. A failing test leaves a s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -47,35 +48,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def running_app(data_dir: Path, log_path: Path, *, env: dict[str, str] | None = None, name: str = "the app",
+                start_timeout_s: float = 90, poll_s: float = 0.3, health_timeout_s: float = 2,
+                stop_timeout_s: float = 10) -> Iterator[str]:
+    """``python app.py`` on a free 127.0.0.1 port over ``data_dir`` (plus ``env``), logging to ``log_path``;
+    yields its URL once ``/health`` answers 200 and stops the server after. Fails the test, with the end of
+    the log, when the server exits or does not answer within ``start_timeout_s``."""
+    port = free_port()
+    full_env = {**os.environ, "CUSTINTEL_DATA_DIR": str(data_dir), "CUSTINTEL_HOST": "127.0.0.1",
+                "CUSTINTEL_PORT": str(port), "PYTHONUNBUFFERED": "1", **(env or {})}
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=full_env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_timeout_s
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=health_timeout_s) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{name} did not start; log:\n{log_path.read_text()[-3000:]}")
+            time.sleep(poll_s)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=stop_timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python app.py`` on a free 127.0.0.1 port over the session's generated data."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("server") / "app.log"
-    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(generated_dir), "CUSTINTEL_HOST": "127.0.0.1",
-           "CUSTINTEL_PORT": str(port), "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the app did not start; log:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_app(generated_dir, tmp_path_factory.mktemp("server") / "app.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

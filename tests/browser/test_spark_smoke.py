@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import date
@@ -23,7 +19,7 @@ import pytest
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.kpis import kpis
-from tests.browser.conftest import ROOT, free_port
+from tests.browser.conftest import running_app
 from tests.browser.dashboard import assert_no_errors, kpi_values, settle
 from tests.spark_support import spark_missing_reason
 
@@ -41,32 +37,11 @@ def spark_app_url(generated_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     reason = spark_missing_reason()
     if reason:
         pytest.skip(reason)
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("spark-server") / "app.log"
-    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(generated_dir), "CUSTINTEL_BACKEND": "spark",
-           "CUSTINTEL_SPARK_MASTER": "local[2]", "CUSTINTEL_HOST": "127.0.0.1", "CUSTINTEL_PORT": str(port),
-           "SPARK_DRIVER_MEMORY": "2g", "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the app did not start on Spark; log:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.5)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    env = {"CUSTINTEL_BACKEND": "spark", "CUSTINTEL_SPARK_MASTER": "local[2]", "SPARK_DRIVER_MEMORY": "2g"}
+    with running_app(generated_dir, tmp_path_factory.mktemp("spark-server") / "app.log", env=env,
+                     name="the app on Spark", start_timeout_s=START_TIMEOUT_S, poll_s=0.5, health_timeout_s=5,
+                     stop_timeout_s=20) as url:
+        yield url
 
 
 def test_health_reports_spark(spark_app_url: str) -> None:
