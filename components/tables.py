@@ -94,6 +94,23 @@ def column(field: str, header: str | None = None, fmt: str | None = None, *, lin
     return col
 
 
+def segment_summary_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:
+    """The grid columns of :func:`metrics.segments.segment_summary`; ``label`` and ``width`` are the
+    pinned segment column's header and width (e.g. "Tier" where the segments are loyalty tiers)."""
+    return [
+        column("segment", label, pinned=True, width=width),
+        column("customers", "Customers", "int"),
+        column("customer_share", "% of customers", "pct"),
+        column("orders", "Orders", "int"),
+        column("revenue", "Revenue", "money"),
+        column("revenue_share", "% of revenue", "pct"),
+        column("aov", "AOV", "money"),
+        column("revenue_per_customer", "Revenue / customer", "money"),
+        column("repeat_rate", "Repeat rate", "pct"),
+        column("avg_recency_days", "Avg recency (days)", "float1"),
+    ]
+
+
 def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 380,
                page_size: int = 15) -> html.Div:
     """Grid + caption + "Export CSV" button + the download and parameter stores of one table."""

@@ -13,7 +13,7 @@ from components.colours import BAND_COLOURS, SEQUENTIAL_SCALE, scheme_colours
 from components.formatting import D3_FORMATS, fmt_pct
 from components.kpi import kpi_cards
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import column, data_table, register_table, table_outputs, table_update
+from components.tables import data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
 from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_country_matrix, segment_summary
@@ -32,18 +32,7 @@ MEASURES = {
     "repeat_rate": ("Repeat purchase rate", "pct"),
 }
 
-SEGMENT_COLUMNS = [
-    column("segment", "Segment", pinned=True, width=150),
-    column("customers", "Customers", "int"),
-    column("customer_share", "% of customers", "pct"),
-    column("orders", "Orders", "int"),
-    column("revenue", "Revenue", "money"),
-    column("revenue_share", "% of revenue", "pct"),
-    column("aov", "AOV", "money"),
-    column("revenue_per_customer", "Revenue / customer", "money"),
-    column("repeat_rate", "Repeat rate", "pct"),
-    column("avg_recency_days", "Avg recency (days)", "float1"),
-]
+SEGMENT_COLUMNS = segment_summary_columns()
 
 
 def scheme_dropdown(component_id: str, value: str = "loyalty") -> dcc.Dropdown:

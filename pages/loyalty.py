@@ -14,7 +14,7 @@ from components.colours import CLV_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
 from components.kpi import kpi_card
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import column, data_table, register_table, table_outputs, table_update
+from components.tables import column, data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
@@ -64,18 +64,7 @@ register_table(AUDIENCE_TABLE,
                    engine(), filters.with_segment("loyalty", tier))[list(AUDIENCE_COLUMNS)],
                stem="audience", use_segment=False, max_rows=1000)
 
-SEGMENT_COLUMNS = [
-    column("segment", "Tier", pinned=True, width=130),
-    column("customers", "Customers", "int"),
-    column("customer_share", "% of customers", "pct"),
-    column("orders", "Orders", "int"),
-    column("revenue", "Revenue", "money"),
-    column("revenue_share", "% of revenue", "pct"),
-    column("aov", "AOV", "money"),
-    column("revenue_per_customer", "Revenue / customer", "money"),
-    column("repeat_rate", "Repeat rate", "pct"),
-    column("avg_recency_days", "Avg recency (days)", "float1"),
-]
+SEGMENT_COLUMNS = segment_summary_columns("Tier", width=130)
 AUDIENCE_GRID_COLUMNS = [
     column("customer_id", "Customer", link=True, width=100),
     column("name", "Name", width=150),

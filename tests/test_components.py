@@ -177,6 +177,19 @@ def test_table_helpers():
         _TABLES.pop("test-table")
 
 
+def test_segment_summary_columns_cover_the_summary_frame(generated_engine: Engine):
+    from components.tables import segment_summary_columns
+    from metrics.segments import segment_summary
+
+    frame = segment_summary(generated_engine, default_filters(generated_engine), "loyalty")
+    columns = segment_summary_columns()
+    fields = [c["field"] for c in columns]
+    assert fields == [name for name in frame.columns if name in fields] and len(fields) == 10
+    assert columns[0] == {"field": "segment", "headerName": "Segment", "minWidth": 150, "pinned": "left"}
+    tiers = segment_summary_columns("Tier", width=130)
+    assert tiers[0]["headerName"] == "Tier" and tiers[0]["minWidth"] == 130 and tiers[1:] == columns[1:]
+
+
 # ----- glossary ---------------------------------------------------------------------------------------------
 
 
