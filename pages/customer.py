@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from components.cards import question_card
 from components.charts import EMPTY_MESSAGE, chart_frame, empty_figure, gauge, style_figure
 from components.colours import CLV_COLOURS, RISK_COLOURS, SERIES_COLOURS, segment_colour
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct
@@ -77,36 +78,25 @@ def layout(id: str | None = None, **_query: str) -> html.Div:
                 dbc.Col(dbc.Card([dbc.CardHeader(html.H6("Profile", className="mb-0")),
                                   dbc.CardBody(id="customer-profile")], className="shadow-sm h-100"),
                         lg=4, className="mb-3"),
-                dbc.Col(dbc.Card([dbc.CardHeader([html.H6("Orders in the range", className="mb-0"),
-                                                  html.Small("How much and how recently does this customer buy?",
-                                                             className="text-muted")]),
-                                  dbc.CardBody(id="customer-summary")], className="shadow-sm h-100"),
-                        lg=4, className="mb-3"),
-                dbc.Col(dbc.Card([dbc.CardHeader([html.H6("Scores and segments", className="mb-0"),
-                                                  html.Small("Where does this customer sit among all customers of "
-                                                             "the range?", className="text-muted")]),
-                                  dbc.CardBody(id="customer-scores")], className="shadow-sm h-100"),
+                dbc.Col(question_card("Orders in the range", "How much and how recently does this customer buy?",
+                                      body_id="customer-summary", full_height=True), lg=4, className="mb-3"),
+                dbc.Col(question_card("Scores and segments", "Where does this customer sit among all customers of "
+                                      "the range?", body_id="customer-scores", full_height=True),
                         lg=4, className="mb-3"),
             ]),
             dbc.Row([
                 dbc.Col(chart_frame("Churn risk", "How likely is it that this customer has stopped buying? "
                                     "(1 − P(alive), BG/NBD model fitted on the range)", "customer-churn", height=260,
                                     footer=html.Span(id="customer-churn-note")), lg=4, className="mb-3"),
-                dbc.Col(dbc.Card([dbc.CardHeader([html.H6("Lifetime value", className="mb-0"),
-                                                  html.Small("What will this customer spend in the next 12 months, "
-                                                             "and is that more or less than in the last 12?",
-                                                             className="text-muted")]),
-                                  dbc.CardBody(id="customer-clv")], className="shadow-sm h-100"),
-                        lg=8, className="mb-3"),
+                dbc.Col(question_card("Lifetime value", "What will this customer spend in the next 12 months, and "
+                                      "is that more or less than in the last 12?", body_id="customer-clv",
+                                      full_height=True), lg=8, className="mb-3"),
             ]),
             dbc.Row(dbc.Col(chart_frame("Monthly activity", "When did this customer order, visit the web site and "
                                         "open our emails?", "customer-activity", height=320), className="mb-3")),
-            dbc.Row(dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Order history", className="mb-0"),
-                                html.Small("Every order in the range, returned and same-day-cancelled ones "
-                                           "included and flagged.", className="text-muted")]),
-                dbc.CardBody(data_table(ORDERS_TABLE, ORDER_GRID_COLUMNS, height=380)),
-            ], className="shadow-sm"), className="mb-3")),
+            dbc.Row(dbc.Col(question_card(
+                "Order history", "Every order in the range, returned and same-day-cancelled ones included and "
+                "flagged.", data_table(ORDERS_TABLE, ORDER_GRID_COLUMNS, height=380)), className="mb-3")),
         ], id=CONTENT, style={"display": "none"}), delay_show=250),
     ])
 

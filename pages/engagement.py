@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
+from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SEQUENTIAL_SCALE, scheme_colours
 from components.formatting import fmt_int, fmt_pct
@@ -84,18 +85,13 @@ def layout(**_query: str) -> html.Div:
             "Cohort retention", "Of the customers who first bought in a month (the cohort), what share bought "
             "again k months later?", "engagement-cohorts", height=460), className="mb-3")),
         dbc.Row([
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Prospects vs buyers", className="mb-0"),
-                                html.Small("How many people browse or abandon carts without ever buying?",
-                                           className="text-muted")]),
-                dbc.CardBody(dcc.Loading(html.Div(id="engagement-prospects"), delay_show=250)),
-            ], className="shadow-sm h-100"), lg=4, className="mb-3"),
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Cart abandoners who never bought", className="mb-0"),
-                                html.Small("Whom should a win-over campaign target? (top 500 by abandons)",
-                                           className="text-muted")]),
-                dbc.CardBody(data_table(ABANDONERS_TABLE, ABANDONER_COLUMNS, height=330)),
-            ], className="shadow-sm h-100"), lg=8, className="mb-3"),
+            dbc.Col(question_card("Prospects vs buyers", "How many people browse or abandon carts without ever buying?",
+                                  dcc.Loading(html.Div(id="engagement-prospects"), delay_show=250), full_height=True),
+                    lg=4, className="mb-3"),
+            dbc.Col(question_card("Cart abandoners who never bought",
+                                  "Whom should a win-over campaign target? (top 500 by abandons)",
+                                  data_table(ABANDONERS_TABLE, ABANDONER_COLUMNS, height=330), full_height=True),
+                    lg=8, className="mb-3"),
         ]),
     ])
 

@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
+from components.cards import question_card
 from components.charts import chart_frame, empty_figure, gauge, style_figure
 from components.colours import BAND_COLOURS, SEQUENTIAL_SCALE, scheme_colours
 from components.formatting import D3_FORMATS, fmt_pct
@@ -67,12 +68,9 @@ def layout(**_query: str) -> html.Div:
                              style={"minWidth": "200px"}),
             ], className="d-flex align-items-center flex-wrap gap-1"),
         ), className="mb-3")),
-        dbc.Row(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.H6("Segment summary", className="mb-0"),
-                            html.Small("Which segments bring the customers and the revenue? (segments as "
-                                       "chosen above)", className="text-muted")]),
-            dbc.CardBody(data_table(SEGMENT_TABLE, SEGMENT_COLUMNS, height=330)),
-        ], className="shadow-sm"), className="mb-3")),
+        dbc.Row(dbc.Col(question_card(
+            "Segment summary", "Which segments bring the customers and the revenue? (segments as chosen above)",
+            data_table(SEGMENT_TABLE, SEGMENT_COLUMNS, height=330)), className="mb-3")),
     ])
 
 

@@ -9,6 +9,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
+from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import CLV_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
@@ -111,34 +112,26 @@ def layout(**_query: str) -> html.Div:
                                     "or per loyalty tier?", "loyalty-trend", height=380,
                                     controls=trend_controls), className="my-3")),
         dbc.Row([
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("Tier details", className="mb-0"),
-                                html.Small("How big is each tier and what does it bring?", className="text-muted")]),
-                dbc.CardBody(data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260)),
-            ], className="shadow-sm h-100"), lg=12, className="mb-3"),
+            dbc.Col(question_card("Tier details", "How big is each tier and what does it bring?",
+                                  data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260), full_height=True),
+                    lg=12, className="mb-3"),
         ]),
         dbc.Row([
             dbc.Col(chart_frame("Predictive CLV: growing, maintaining, declining", "Will customers spend more "
                                 "next year than last year? Sales per customer, last 12 months vs the model's next "
                                 "12 months", "loyalty-clv", height=340), lg=5, className="mb-3"),
-            dbc.Col(dbc.Card([
-                dbc.CardHeader([html.H6("CLV by loyalty tier", className="mb-0"),
-                                html.Small("Which tiers grow, hold or decline, and what are they worth next "
-                                           "year?", className="text-muted")]),
-                dbc.CardBody(data_table(CLV_TABLE, CLV_COLUMNS, height=300)),
-            ], className="shadow-sm h-100"), lg=7, className="mb-3"),
+            dbc.Col(question_card("CLV by loyalty tier", "Which tiers grow, hold or decline, and what are they worth "
+                                  "next year?", data_table(CLV_TABLE, CLV_COLUMNS, height=300), full_height=True),
+                    lg=7, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.H6("Recommended action and audience", className="mb-0"),
-                            html.Small("What should we do with each tier, and whom exactly does that reach?",
-                                       className="text-muted")]),
-            dbc.CardBody([
+        dbc.Row(dbc.Col(question_card(
+            "Recommended action and audience", "What should we do with each tier, and whom exactly does that reach?",
+            [
                 dbc.RadioItems(id="loyalty-tier", value="At-Risk", inline=True, className="mb-2",
                                options=[{"label": t, "value": t} for t in TIERS]),
                 dbc.Alert(id="loyalty-action", color="info", className="py-2"),
                 data_table(AUDIENCE_TABLE, AUDIENCE_GRID_COLUMNS, height=360),
-            ]),
-        ], className="shadow-sm"), className="mb-3")),
+            ]), className="mb-3")),
     ])
 
 

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
+from components.cards import question_card
 from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_int, fmt_number, fmt_pct
@@ -73,13 +74,10 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(chart_frame("Churn-risk bands", "How many customers, and how much revenue, are at low, "
                                 "medium and high risk?", "risk-bands", height=380), lg=5, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.H6("Customers to act on", className="mb-0"),
-                            html.Small(f"Which high-revenue customers (top quarter) have a churn risk of at least "
-                                       f"{HIGH_RISK_FROM:.0%}? Sorted by revenue at risk; click an id for the "
-                                       "profile.", className="text-muted")]),
-            dbc.CardBody(data_table(ACTIONS_TABLE, ACTION_COLUMNS, height=380)),
-        ], className="shadow-sm"), className="mb-3")),
+        dbc.Row(dbc.Col(question_card(
+            "Customers to act on", f"Which high-revenue customers (top quarter) have a churn risk of at least "
+            f"{HIGH_RISK_FROM:.0%}? Sorted by revenue at risk; click an id for the profile.",
+            data_table(ACTIONS_TABLE, ACTION_COLUMNS, height=380)), className="mb-3")),
         dbc.Row([
             dbc.Col(chart_frame("Revenue by behaviour", "How much of the revenue comes from customers who have "
                                 "gone quiet (no order in 180 days) or buy mostly on discount?", "risk-behaviour",

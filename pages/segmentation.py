@@ -8,6 +8,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
+from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
@@ -86,16 +87,13 @@ def layout(**_query: str) -> html.Div:
                                 "model fitted on the range: one value per customer, so not a monthly series.",
                                 "segmentation-churn", height=380), lg=4, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(dbc.Card([
-            dbc.CardHeader([html.H6("Customers by attribute", className="mb-0"),
-                            html.Small("How do customers, orders and revenue split by one attribute?",
-                                       className="text-muted")]),
-            dbc.CardBody([
+        dbc.Row(dbc.Col(question_card(
+            "Customers by attribute", "How do customers, orders and revenue split by one attribute?",
+            [
                 html.Div(_dropdown("segmentation-dimension", DIMENSION_TITLES, "gender"), className="mb-2",
                          style={"maxWidth": "280px"}),
                 data_table(DEMOGRAPHICS_TABLE, demographics_columns("gender"), height=330),
-            ]),
-        ], className="shadow-sm"), className="mb-3")),
+            ]), className="mb-3")),
     ])
 
 

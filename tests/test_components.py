@@ -109,6 +109,16 @@ def test_empty_figure_and_chart_frame():
     assert "graph-x" in str(frame)
 
 
+def test_question_card_has_title_question_and_body():
+    from components.cards import question_card
+
+    card = question_card("Title", "What does it answer?", "rows", full_height=True)
+    header, body = card.children
+    assert [c.children for c in header.children] == ["Title", "What does it answer?"]
+    assert body.children == "rows" and card.className == "shadow-sm h-100"
+    filled = question_card("Title", "Why?", body_id="filled-by-callback")
+    assert filled.children[1].id == "filled-by-callback" and filled.className == "shadow-sm"
+
 def test_gauge_marks_the_target():
     above, below = gauge(0.45, 0.40), gauge(0.2, 0.40)
     assert above.data[0].value == 45.0 and above.data[0].gauge.threshold.value == pytest.approx(40.0)
