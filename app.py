@@ -74,7 +74,7 @@ def health():
         engine = get_engine()
         lo, hi = engine.date_bounds()
         return jsonify(status="ok", backend=engine.backend_name, data_from=lo.isoformat(),
-                       data_to=hi.isoformat(), cache_hits=engine.cache.hits, cache_misses=engine.cache.misses,
+                       data_to=hi.isoformat(), cache=engine.cache.stats(),
                        uptime_s=round(time.time() - STARTED, 1))
     except Exception as exc:  # the endpoint must answer, not crash
         return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503

@@ -43,6 +43,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -82,8 +83,8 @@ def ensure_data(data_dir: Path, orders: int) -> None:
 
 
 def start_gunicorn(data_dir: Path, port: int, workers: int, threads: int, auth: str | None,
-                   log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(data_dir)}
+                   log_path: Path, cache_dir: str) -> subprocess.Popen:
+    env = {**os.environ, "CUSTINTEL_DATA_DIR": str(data_dir), "CUSTINTEL_CACHE_DIR": cache_dir}
     env.pop("CUSTINTEL_AUTH", None)
     if auth:
         env["CUSTINTEL_AUTH"] = auth
@@ -317,6 +318,7 @@ class Config:
     pages: list[str]
     seed: int
     auth: str | None = None
+    preset_share: float = 0.0
 
 
 class Recorder:
@@ -334,11 +336,20 @@ class Recorder:
             self.actions.append((kind, elapsed, ok))
 
 
-def random_filters(model: SiteModel, rng: random.Random) -> str:
+def random_filters(model: SiteModel, rng: random.Random, preset_share: float = 0.0) -> str:
+    """A filter state a user might pick: with probability ``preset_share`` a period preset of the filter
+    bar (the same few ranges for everybody), else a custom range of 30 days to 2 years anywhere in the
+    data (almost never the same twice); then a Prime choice and sometimes one or two countries."""
     lo, hi = model.bounds or (date(2021, 1, 1), date(2024, 12, 31))
-    span = rng.choice([30, 90, 180, 365, 730])
-    end = hi - timedelta(days=rng.randrange(0, max(1, (hi - lo).days - span)))
-    start = max(lo, end - timedelta(days=span - 1))
+    if rng.random() < preset_share:
+        from metrics.periods import period_presets
+
+        period = rng.choice(period_presets(lo, hi))
+        start, end = period.start, period.end
+    else:
+        span = rng.choice([30, 90, 180, 365, 730])
+        end = hi - timedelta(days=rng.randrange(0, max(1, (hi - lo).days - span)))
+        start = max(lo, end - timedelta(days=span - 1))
     pairs = [("start", start.isoformat()), ("end", end.isoformat())]
     prime = rng.choice(["All", "All", "Prime", "Non-Prime"])
     if prime != "All":
@@ -366,12 +377,13 @@ def user(number: int, config: Config, model: SiteModel, recorder: Recorder, dead
         if step == 0 or rng.random() < 0.4:  # open a page
             page = rng.choice(config.pages)
             kind = "open_page"
-            query = query if stays_default or rng.random() < 0.5 else random_filters(model, rng)
+            query = query if stays_default or rng.random() < 0.5 else random_filters(model, rng, config.preset_share)
             query = "" if stays_default else query
             query = open_page(client, model, page, query)
         else:
             kind = "change_filter"
-            query = change_filter(client, model, page, query, "" if stays_default else random_filters(model, rng))
+            wanted = "" if stays_default else random_filters(model, rng, config.preset_share)
+            query = change_filter(client, model, page, query, wanted)
         ok = client.errors == errors_before
         recorder.action(kind, time.perf_counter() - started, ok)
         time.sleep(rng.uniform(0.5, 1.5) * config.think)
@@ -459,7 +471,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results_dir = ROOT / "benchmarks" / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     log_path = Path(args.server_log) if args.server_log else results_dir / "load-server.log"
-    proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path)
+    # A fresh shared-cache folder per run unless one is named: a run must not start warm from the last.
+    scratch = None if args.cache_dir else tempfile.TemporaryDirectory(prefix="custintel-load-cache-")
+    cache_dir = args.cache_dir or scratch.name  # type: ignore[union-attr]
+    proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path, cache_dir)
     try:
         startup = wait_healthy(port, proc, args.startup_timeout, log_path)
         from components.server import basic_auth_header
@@ -477,7 +492,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model.bounds = bounds
         missing = [p for p, info in model.pages.items() if not info["callbacks"]]
         config = Config(port=port, users=args.users, duration=args.duration, actions=args.actions, think=args.think,
-                        default_share=args.default_share, pages=args.pages, seed=args.seed, auth=args.auth)
+                        default_share=args.default_share, pages=args.pages, seed=args.seed, auth=args.auth,
+                        preset_share=args.preset_share)
         recorder = Recorder()
         started = time.monotonic()
         deadline = started + args.duration
@@ -492,6 +508,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         server_alive = proc.poll() is None
     finally:
         stop_server(proc)
+        if scratch is not None:
+            proc.wait(timeout=60)
+            scratch.cleanup()
 
     by_kind: dict[str, list[float]] = defaultdict(list)
     by_callback: dict[str, list[float]] = defaultdict(list)
@@ -510,7 +529,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     server_log = log_path.read_text(errors="replace")
     result = {
         "config": {"users": args.users, "duration_s": args.duration, "actions_per_user": args.actions,
-                   "think_s": args.think, "default_share": args.default_share, "pages": args.pages,
+                   "think_s": args.think, "default_share": args.default_share,
+                   "preset_share": args.preset_share, "cache_dir": args.cache_dir or "(fresh per run)",
+                   "pages": args.pages,
                    "workers": args.workers, "threads": args.threads, "seed": args.seed, "auth": bool(args.auth)},
         "data": {"dir": str(data_dir), "orders": orders, "from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
         "machine": {"load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
@@ -539,7 +560,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def print_result(result: dict[str, Any]) -> None:
     c = result["config"]
     print(f"{c['users']} users, {result['wall_s']} s, gunicorn {c['workers']} workers x {c['threads']} threads, "
-          f"{result['data']['orders']:,} orders, {result['machine']['cpus']} CPUs")
+          f"{result['data']['orders']:,} orders, {result['machine']['cpus']} CPUs, think {c['think_s']} s, "
+          f"on default view {c['default_share']:.0%}, presets {c['preset_share']:.0%} of choices")
     print(f"{result['requests']:,} requests ({result['requests_per_s']}/s), errors: {result['errors']}, "
           f"server tracebacks: {result['server_tracebacks']}")
     print(f"{'kind':<16}{'count':>8}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
@@ -562,6 +584,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--actions", type=int, default=1000, help="most actions per user")
     parser.add_argument("--think", type=float, default=2.0, help="mean pause between a user's actions, s")
     parser.add_argument("--default-share", type=float, default=0.3, help="share of users on the default view")
+    parser.add_argument("--preset-share", type=float, default=0.0,
+                        help="share of filter choices that are period presets (the rest are custom ranges)")
+    parser.add_argument("--cache-dir", default=None,
+                        help="shared result cache folder of the server (default: a fresh one per run; 'off')")
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to generate if data is missing")
     parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data-1m"))
     parser.add_argument("--workers", type=int, default=2)

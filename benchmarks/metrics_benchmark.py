@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in sizes:
         folder = ensure_data(size)
-        engine = Engine(Settings(data_dir=str(folder)))
+        engine = Engine(Settings(data_dir=str(folder), cache_dir="off"))  # cold runs must compute
         con = duckdb.connect()
         ibis_result = run_ibis(engine, FILTERS)
         sql_result = run_sql(con, folder, FILTERS)

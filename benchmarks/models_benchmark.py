@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [simulated_run(CUSTOMERS[size], seed=i + 1) for i in range(args.runs)]
             results["simulated"].append({"size": size, "runs": args.runs, **median_of(runs)})
         if args.part in ("both", "end-to-end"):
-            engine = Engine(Settings(data_dir=str(ensure_data(size))), validate=False)
+            engine = Engine(Settings(data_dir=str(ensure_data(size)), cache_dir="off"), validate=False)
             end_to_end_run(engine)  # warm-up: file metadata, imports, DuckDB's first queries
             runs = [end_to_end_run(engine) for _ in range(args.runs)]
             results["end_to_end"].append({"size": size, "runs": args.runs, **median_of(runs)})

@@ -113,7 +113,7 @@ DUCKDB_MEMORY_LIMIT = "6GB"
 
 
 def duckdb_engine(folder: str, validate: bool = True) -> Engine:
-    engine = Engine(Settings(data_dir=folder), validate=False)
+    engine = Engine(Settings(data_dir=folder, cache_dir="off"), validate=False)
     engine.con.raw_sql(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     if validate:
         from metrics.contract import validate_tables
@@ -198,7 +198,7 @@ def compare(size: str, pages: list[str], runs: int, master: str, spark: bool = T
     out["spark_start_s"], session = timed(lambda: spark_session(Settings(backend="spark", spark_master=master)))
     out["spark_driver_memory"] = session.sparkContext.getConf().get("spark.driver.memory")
     out["spark_open_validated_s"], spark_engine = timed(
-        lambda: Engine(Settings(data_dir=folder, backend="spark", spark_master=master)))
+        lambda: Engine(Settings(data_dir=folder, backend="spark", spark_master=master, cache_dir="off")))
     spark_engine.execute(spark_engine.orders.count())  # first query (JIT warm-up) outside the page timings
     spark_rows = time_pages(spark_engine, filters, pages, runs)
     for d, s in zip(duck_rows, spark_rows, strict=True):

@@ -22,6 +22,7 @@ from metrics.cache import ResultCache
 from metrics.contract import ContractError, validate_tables
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
+from metrics.shared_cache import SharedStore, data_fingerprint, default_cache_dir
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -53,6 +54,21 @@ def connect_backend(settings: Settings) -> ibis.BaseBackend:
     return connect_spark(settings)
 
 
+def open_shared_store(settings: Settings, locations: dict[str, str]) -> SharedStore | None:
+    """The on-disk result cache for these data, or None when it is off or the data cannot be
+    fingerprinted (object stores). A folder that cannot be created only costs the sharing."""
+    if settings.cache_dir.lower() == "off":
+        return None
+    fingerprint = data_fingerprint(settings, locations)
+    if fingerprint is None:
+        return None
+    try:
+        return SharedStore(settings.cache_dir or default_cache_dir(), fingerprint,
+                           max_bytes=settings.cache_mb * 1024 * 1024)
+    except OSError:
+        return None
+
+
 class Engine:
     """Ibis tables of the star schema plus execution and caching.
 
@@ -67,11 +83,12 @@ class Engine:
         self._lock = threading.RLock()
         self.con = connect_backend(self.settings)
         self.tables: dict[str, ir.Table] = {}
-        for name in TABLES:
-            location = table_location(self.settings.data_dir, name)
+        locations = {name: table_location(self.settings.data_dir, name) for name in TABLES}
+        for name, location in locations.items():
             self.tables[name] = self.con.read_parquet(location, table_name=name)
         self.loaded_at = time.time()
-        self.cache = ResultCache(max_entries=self.settings.cache_size * 64)
+        self.cache = ResultCache(max_entries=self.settings.cache_size * 64,
+                                 store=open_shared_store(self.settings, locations))
         if validate:
             validate_tables(self.tables, self.execute, today=today)
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -182,6 +183,8 @@ def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEN
 class PurchaseModelFit:
     """The BG/NBD model of a filter state, or why there is none (``model is None``, ``message``)."""
 
+    #: Safe to keep in the shared on-disk cache (numbers, arrays and frames only), see metrics.shared_cache.
+    plain_data: ClassVar[bool] = True
     filters: Filters
     time_unit: str
     model: BGNBDModel | None
@@ -201,6 +204,7 @@ class PurchaseModelFit:
 class SpendModelFit:
     """The Gamma-Gamma model of a filter state, or why there is none."""
 
+    plain_data: ClassVar[bool] = True
     model: GammaGammaModel | None
     message: str
     repeat_buyers: int = 0

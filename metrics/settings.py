@@ -8,6 +8,8 @@
 | CUSTINTEL_HOST | 127.0.0.1 | address the web server binds |
 | CUSTINTEL_PORT | 8050 | port of the web server |
 | CUSTINTEL_CACHE_SIZE | 64 | filter states whose results are kept in memory |
+| CUSTINTEL_CACHE_DIR | (temp)/custintel-cache-<uid> | results shared by the server's processes; ``off`` = none |
+| CUSTINTEL_CACHE_MB | 1024 | size cap of that folder, MB (least recently used results go first) |
 | CUSTINTEL_AUTH | (unset) | ``user:password`` turns on HTTP basic authentication |
 """
 
@@ -31,6 +33,8 @@ class Settings:
     port: int = 8050
     cache_size: int = 64
     auth: str | None = None
+    cache_dir: str = ""  # "" = the default folder, "off" = no shared cache
+    cache_mb: int = 1024
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -39,6 +43,8 @@ class Settings:
             raise ValueError(f"port must be between 1 and 65535, got {self.port}")
         if self.cache_size < 1:
             raise ValueError(f"cache size must be at least 1, got {self.cache_size}")
+        if self.cache_mb < 1:
+            raise ValueError(f"cache MB must be at least 1, got {self.cache_mb}")
         if self.auth is not None and ":" not in self.auth:
             raise ValueError("CUSTINTEL_AUTH must look like user:password")
 
@@ -48,7 +54,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     env = os.environ if env is None else env
     values: dict[str, object] = {}
     for field, cast in (("data_dir", str), ("backend", str), ("spark_master", str), ("host", str),
-                        ("port", int), ("cache_size", int), ("auth", str)):
+                        ("port", int), ("cache_size", int), ("auth", str), ("cache_dir", str),
+                        ("cache_mb", int)):
         raw = env.get(f"CUSTINTEL_{field.upper()}")
         if raw not in (None, ""):
             try:
