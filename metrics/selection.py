@@ -42,8 +42,14 @@ def default_filters(engine: Engine) -> Filters:
     whenever the data reach back two years. (The last full calendar year would leave the newest months out
     whenever the data do not end on 31 December.)
     """
-    lo, hi = engine.date_bounds()
-    return Filters(max(lo, year_before(hi) + timedelta(days=1)), hi)
+    return Filters(*default_range(*engine.date_bounds()))
+
+
+def default_range(first: date, last: date) -> tuple[date, date]:
+    """The date range of :func:`default_filters` for data whose orders run from ``first`` to ``last``
+    (the trailing 12 months ending at ``last``, clipped to ``first``). Split out so the filter bar's
+    "Last 12 months" period is this very range."""
+    return max(first, year_before(last) + timedelta(days=1)), last
 
 
 def _customer_predicate(customers: ir.Table, filters: Filters) -> list[ir.BooleanValue]:
