@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from metrics.filters import MAX_COUNTRIES, PRIME_CHOICES, Filters
 from metrics.labels import SCHEME_LABELS
+from tests.app_support import app_over
 
 LO, HI = date(2021, 1, 2), date(2024, 12, 31)
 KNOWN = ("Germany", "France", "United States", "Côte d'Ivoire")
@@ -143,15 +143,8 @@ def small_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def app_module(small_dir: Path):
     """The Dash app over the small data set (the engine follows CUSTINTEL_DATA_DIR)."""
-    previous = os.environ.get("CUSTINTEL_DATA_DIR")
-    os.environ["CUSTINTEL_DATA_DIR"] = str(small_dir)
-    try:
-        yield importlib.import_module("app")
-    finally:
-        if previous is None:
-            os.environ.pop("CUSTINTEL_DATA_DIR", None)
-        else:
-            os.environ["CUSTINTEL_DATA_DIR"] = previous
+    with app_over(small_dir) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -86,12 +86,10 @@ def test_load_smoke_on_imported_data(tmp_path):
 @pytest.mark.slow
 def test_customer_page_finds_a_customer_by_an_imported_text_id(tmp_path):
     """Hashed ids stay below 2**53, so they survive the browser's numbers and the customer page finds them."""
-    import importlib
-    import os
-
     import pandas as pd
 
     from metrics.ingest import surrogate_ids
+    from tests.app_support import app_over
 
     data, _ = _imported(tmp_path)
     people = pd.read_parquet(data / "dim_customer")
@@ -100,10 +98,7 @@ def test_customer_page_finds_a_customer_by_an_imported_text_id(tmp_path):
     assert customer_id == people.customer_id.iloc[0] and customer_id >= 10**15
     assert float(customer_id) == customer_id  # exact as a JavaScript number
 
-    previous = os.environ.get("CUSTINTEL_DATA_DIR")
-    os.environ["CUSTINTEL_DATA_DIR"] = str(data)
-    try:
-        app = importlib.import_module("app")
+    with app_over(data) as app:
         client = app.server.test_client()
         deps = client.get("/_dash-dependencies").get_json()
         callback = next(d for d in deps if "customer-title" in d["output"])
@@ -118,8 +113,3 @@ def test_customer_page_finds_a_customer_by_an_imported_text_id(tmp_path):
         response = client.post("/_dash-update-component", json=body)
         assert response.status_code == 200, response.get_data(as_text=True)[:500]
         assert name in response.get_data(as_text=True)
-    finally:
-        if previous is None:
-            os.environ.pop("CUSTINTEL_DATA_DIR", None)
-        else:
-            os.environ["CUSTINTEL_DATA_DIR"] = previous

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
 import re
 from contextvars import copy_context
 from datetime import timedelta
@@ -26,6 +25,7 @@ from metrics.filters import Filters
 from metrics.kpis import customer_kpis, kpis
 from metrics.segments import segment_summary
 from metrics.selection import default_filters
+from tests.app_support import app_over
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted((ROOT / "pages").glob("[!_]*.py"))
@@ -35,15 +35,8 @@ EMPTY_TEXT = "No orders match these filters"
 @pytest.fixture(scope="module")
 def app_module(generated_dir: Path):
     """The app over the session's generated data (the engine follows CUSTINTEL_DATA_DIR)."""
-    previous = os.environ.get("CUSTINTEL_DATA_DIR")
-    os.environ["CUSTINTEL_DATA_DIR"] = str(generated_dir)
-    try:
-        yield importlib.import_module("app")
-    finally:
-        if previous is None:
-            os.environ.pop("CUSTINTEL_DATA_DIR", None)
-        else:
-            os.environ["CUSTINTEL_DATA_DIR"] = previous
+    with app_over(generated_dir) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")
