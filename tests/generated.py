@@ -7,6 +7,7 @@ Import the fixture into a test module with ``from tests.generated import data_en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -152,3 +153,16 @@ def filter_cases(engine: Engine) -> list[Filters]:
              Filters(lo, hi, countries=(countries[0],))]
     cases.append(Filters(mid, mid + timedelta(days=91), prime="Non-Prime", countries=tuple(countries[:2])))
     return cases
+
+
+def rows_under_segment_filter(by_segment: Callable[[Engine, Filters], pd.DataFrame], engine: Engine, value: str,
+                              label: str = "Top Tier") -> tuple[Filters, pd.DataFrame, pd.DataFrame]:
+    """A by-segment metric under a filter on one loyalty tier: asserts every other tier's ``value`` is 0 and
+    returns that filter, and the tier's rows with it and without it (index reset) for the caller to compare."""
+    base = filter_cases(engine)[1]
+    only = base.with_segment("loyalty", label)
+    got = by_segment(engine, only)
+    assert got[got.segment != label][value].sum() == 0
+    unfiltered = by_segment(engine, base)
+    return (only, got[got.segment == label].reset_index(drop=True),
+            unfiltered[unfiltered.segment == label].reset_index(drop=True))
