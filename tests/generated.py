@@ -17,6 +17,7 @@ import pytest
 
 from metrics.engine import Engine
 from metrics.filters import Filters
+from metrics.kpis import customer_kpis
 from metrics.settings import Settings
 from tests.factory import write_dataset
 
@@ -166,3 +167,15 @@ def rows_under_segment_filter(by_segment: Callable[[Engine, Filters], pd.DataFra
     unfiltered = by_segment(engine, base)
     return (only, got[got.segment == label].reset_index(drop=True),
             unfiltered[unfiltered.segment == label].reset_index(drop=True))
+
+
+def first_empty_day(engine: Engine) -> Filters:
+    """A one-day, one-country Prime selection with no valid orders (the earliest such day in the first 120)."""
+    lo, _hi = engine.date_bounds()
+    for offset in range(120):
+        day = lo + timedelta(days=offset)
+        for country in engine.countries():
+            candidate = Filters(day, day, "Prime", (country,))
+            if customer_kpis(engine, candidate)["total_orders"] == 0:
+                return candidate
+    pytest.skip("no empty one-day selection in the data")

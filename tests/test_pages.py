@@ -26,6 +26,7 @@ from metrics.kpis import customer_kpis, kpis
 from metrics.segments import segment_summary
 from metrics.selection import default_filters
 from tests.app_support import app_over
+from tests.generated import first_empty_day
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_FILES = sorted((ROOT / "pages").glob("[!_]*.py"))
@@ -49,14 +50,7 @@ def engine(app_module) -> Engine:
 @pytest.fixture(scope="module")
 def empty_query(engine: Engine) -> str:
     """A one-day, one-country selection without orders."""
-    lo, _ = engine.date_bounds()
-    for offset in range(120):
-        day = lo + timedelta(days=offset)
-        for country in engine.countries():
-            filters = Filters(day, day, "Prime", (country,))
-            if customer_kpis(engine, filters)["total_orders"] == 0:
-                return filters.to_query()
-    pytest.skip("no empty selection found")
+    return first_empty_day(engine).to_query()
 
 
 def page_module(name: str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -36,6 +36,7 @@ from tests.browser.dashboard import (
     set_prime,
     settle,
 )
+from tests.generated import first_empty_day
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -175,18 +176,6 @@ def test_segment_table_csv_has_the_segment_summary(page, app_url, generated_engi
     for col in expected.columns.drop("segment"):
         assert got[col].to_numpy() == pytest.approx(expected[col].to_numpy(), rel=1e-9), col
     assert_no_errors(page)
-
-
-def first_empty_day(engine: Engine) -> Filters:
-    """A one-day, one-country Prime selection with no valid orders."""
-    lo, _hi = engine.date_bounds()
-    for offset in range(120):
-        day = lo + timedelta(days=offset)
-        for country in engine.countries():
-            candidate = Filters(day, day, "Prime", (country,))
-            if customer_kpis(engine, candidate)["total_orders"] == 0:
-                return candidate
-    pytest.skip("no empty one-day selection in the generated data")
 
 
 def test_empty_selection_shows_the_empty_state(page, app_url, generated_engine: Engine):
