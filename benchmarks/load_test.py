@@ -61,6 +61,11 @@ from components.replay import SiteModel, filter_request, learn_site, open_page, 
 # ----- server ------------------------------------------------------------------------------------------
 
 
+def progress(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -302,6 +307,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # A fresh shared-cache folder per run unless one is named: a run must not start warm from the last.
     scratch = None if args.cache_dir else tempfile.TemporaryDirectory(prefix="custintel-load-cache-")
     cache_dir = args.cache_dir or scratch.name  # type: ignore[union-attr]
+    warm_s = None
+    if args.warm:  # what a deployment does after a data refresh: `custintel warm` into the shared cache
+        progress(f"warming the common filter states into {cache_dir} ...", args.quiet)
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(data_dir), "--quiet"],
+                       cwd=ROOT, env={**os.environ, "CUSTINTEL_CACHE_DIR": cache_dir}, check=True)
+        warm_s = round(time.perf_counter() - began, 1)
     proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path, cache_dir)
     try:
         startup = wait_healthy(port, proc, args.startup_timeout, log_path)
@@ -359,11 +371,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {"users": args.users, "duration_s": args.duration, "actions_per_user": args.actions,
                    "think_s": args.think, "default_share": args.default_share,
                    "preset_share": args.preset_share, "cache_dir": args.cache_dir or "(fresh per run)",
+                   "warmed": bool(args.warm),
                    "pages": args.pages,
                    "workers": args.workers, "threads": args.threads, "seed": args.seed, "auth": bool(args.auth)},
         "data": {"dir": str(data_dir), "orders": orders, "from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
         "machine": {"load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "platform": platform.platform()},
+        "warm_s": warm_s,
         "server_startup_s": round(startup, 2),
         "wall_s": round(wall, 2),
         "requests": len(recorder.requests),
@@ -389,7 +403,8 @@ def print_result(result: dict[str, Any]) -> None:
     c = result["config"]
     print(f"{c['users']} users, {result['wall_s']} s, gunicorn {c['workers']} workers x {c['threads']} threads, "
           f"{result['data']['orders']:,} orders, {result['machine']['cpus']} CPUs, think {c['think_s']} s, "
-          f"on default view {c['default_share']:.0%}, presets {c['preset_share']:.0%} of choices")
+          f"on default view {c['default_share']:.0%}, presets {c['preset_share']:.0%} of choices, "
+          f"warmed: {'yes, ' + str(result['warm_s']) + ' s' if c['warmed'] else 'no'}")
     print(f"{result['requests']:,} requests ({result['requests_per_s']}/s), errors: {result['errors']}, "
           f"server tracebacks: {result['server_tracebacks']}")
     print(f"{'kind':<16}{'count':>8}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
@@ -416,6 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of filter choices that are period presets (the rest are custom ranges)")
     parser.add_argument("--cache-dir", default=None,
                         help="shared result cache folder of the server (default: a fresh one per run; 'off')")
+    parser.add_argument("--warm", action="store_true",
+                        help="run `custintel warm` (period presets x Prime choices) before the users start")
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to generate if data is missing")
     parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data-1m"))
     parser.add_argument("--workers", type=int, default=2)

@@ -8,6 +8,7 @@ Subcommands (each has ``--help``)::
     custintel export    TABLE [filters] [-o out.csv]          any metric table for a filter state
     custintel export    --list                                the tables export knows
     custintel serve     [--gunicorn --workers N --threads N]  run the dashboard
+    custintel warm      [--period KEY ...] [--prime CHOICE ...]  precompute the common views
 
 Exit codes: 0 success, 1 failure (invalid data, failed import, unknown table), 2 usage error (bad or
 missing arguments), 3 import refused because too many rows were rejected. Errors go to stderr.
@@ -270,6 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=2, help="gunicorn worker processes (default 2)")
     s.add_argument("--threads", type=_positive_int, default=4, help="threads per gunicorn worker (default 4)")
     s.add_argument("--timeout", type=_positive_int, default=120, help="gunicorn worker timeout, s (default 120)")
+
+    w = sub.add_parser("warm", help="precompute the common views into the shared result cache", description=(
+        "Open every dashboard page for each period preset of the filter bar and each Prime choice (all "
+        "countries), as a browser would, so their results are in the shared on-disk cache that every "
+        "server process reads. Run it after generating or importing data; a running server benefits at once."))
+    data_dir_arg(w)
+    w.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
+    w.add_argument("--period", action="append", default=None, metavar="KEY",
+                   help="period preset key to warm (repeatable; default: all presets)")
+    w.add_argument("--prime", action="append", default=None, choices=("All", "Prime", "Non-Prime"),
+                   help="Prime choice to warm (repeatable; default: all three)")
+    w.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -476,9 +489,45 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_warm(args: argparse.Namespace) -> int:
+    import time
+
+    settings = _settings(args)
+    if settings.cache_dir.lower() == "off":
+        raise CliError("CUSTINTEL_CACHE_DIR=off: there is no shared cache to warm", EXIT_USAGE)
+    os.environ.update({"CUSTINTEL_DATA_DIR": settings.data_dir, "CUSTINTEL_BACKEND": settings.backend})
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    started = time.perf_counter()
+    import app as dash_app  # builds the app over the settings set above (generates data on a first run)
+    from components.server import basic_auth_header
+    from components.warm import common_states, warm
+    from metrics.engine import get_engine
+
+    engine = get_engine()
+    if engine.cache.store is None:
+        raise CliError("the shared result cache is not available for this data folder (object store?)")
+    try:
+        states = common_states(engine, args.period, tuple(args.prime or ("All", "Prime", "Non-Prime")))
+    except ValueError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from exc
+    progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    report = warm(dash_app.server, states, headers=basic_auth_header(settings.auth) if settings.auth else None,
+                  progress=progress)
+    stats = engine.cache.stats()
+    print(f"warmed {report.states} filter states x 5 pages ({report.requests} requests) in "
+          f"{time.perf_counter() - started:.1f} s; computed {stats['misses']} results, "
+          f"{stats['shared_hits']} were already cached; cache folder {engine.cache.store.folder}")
+    if report.failures:
+        for failure in report.failures[:10]:
+            print(f"{PROG} warm: failed request: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": cmd_generate, "import": cmd_import, "validate": cmd_validate, "export": cmd_export,
-    "serve": cmd_serve,
+    "serve": cmd_serve, "warm": cmd_warm,
 }
 
 
