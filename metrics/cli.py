@@ -20,6 +20,7 @@ import argparse
 import importlib
 import ipaddress
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -271,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=_positive_int, default=2, help="gunicorn worker processes (default 2)")
     s.add_argument("--threads", type=_positive_int, default=4, help="threads per gunicorn worker (default 4)")
     s.add_argument("--timeout", type=_positive_int, default=120, help="gunicorn worker timeout, s (default 120)")
+    s.add_argument("--warm", action="store_true",
+                   help="also run `custintel warm` in the background (lower priority) as the server starts")
 
     w = sub.add_parser("warm", help="precompute the common views into the shared result cache", description=(
         "Open every dashboard page for each period preset of the filter bar and each Prime choice (all "
@@ -282,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="period preset key to warm (repeatable; default: all presets)")
     w.add_argument("--prime", action="append", default=None, choices=("All", "Prime", "Non-Prime"),
                    help="Prime choice to warm (repeatable; default: all three)")
+    w.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
+                   help="lower this process's CPU priority first, so a running server keeps the upper hand")
     w.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -468,6 +473,15 @@ def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: 
             "--chdir", str(PROJECT_ROOT), "app:server"]
 
 
+def start_background_warm(data_dir: str, backend: str) -> subprocess.Popen:
+    """``custintel warm`` as a separate, lower-priority process: the server answers meanwhile, and the
+    views fill the shared cache one by one (a view a user opens first is computed once, by either)."""
+    command = [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", data_dir, "--backend", backend,
+               "--nice", "10", "--quiet"]
+    print(" ".join(command) + "  (in the background)", file=sys.stderr)
+    return subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args, host=args.host, port=args.port)
     env = {"CUSTINTEL_DATA_DIR": settings.data_dir, "CUSTINTEL_BACKEND": settings.backend,
@@ -476,6 +490,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not _is_loopback(settings.host) and not settings.auth:
         print(f"{PROG} serve: warning: listening on {settings.host} without CUSTINTEL_AUTH: anyone who can "
               "reach this port can read the data.", file=sys.stderr)
+    if args.warm:
+        start_background_warm(settings.data_dir, settings.backend)
     if args.gunicorn:
         command = gunicorn_command(settings.host, settings.port, args.workers, args.threads, args.timeout)
         print(" ".join(command), file=sys.stderr)
@@ -493,6 +509,8 @@ def cmd_warm(args: argparse.Namespace) -> int:
     import time
 
     settings = _settings(args)
+    if args.nice:
+        os.nice(args.nice)
     if settings.cache_dir.lower() == "off":
         raise CliError("CUSTINTEL_CACHE_DIR=off: there is no shared cache to warm", EXIT_USAGE)
     os.environ.update({"CUSTINTEL_DATA_DIR": settings.data_dir, "CUSTINTEL_BACKEND": settings.backend})

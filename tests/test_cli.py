@@ -300,6 +300,18 @@ def test_serve_with_gunicorn_builds_a_safe_command(tmp_path, monkeypatch, capsys
     assert env["CUSTINTEL_DATA_DIR"] == str(tmp_path) and "warning" not in err
 
 
+def test_serve_warm_starts_a_background_low_priority_warm_up(tmp_path, monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(cli.os, "execvpe", lambda *a: None)
+    monkeypatch.setattr(cli.subprocess, "Popen", lambda command, **kw: started.append((command, kw)))
+    code, _, err = run(capsys, "serve", "--gunicorn", "--warm", "--data-dir", str(tmp_path))
+    assert code == EXIT_OK and len(started) == 1
+    command, kw = started[0]
+    assert command[1:4] == ["-m", "metrics.cli", "warm"] and command[command.index("--data-dir") + 1] == str(tmp_path)
+    assert command[command.index("--nice") + 1] == "10" and "--quiet" in command and kw["start_new_session"]
+    assert "in the background" in err
+
+
 def test_serve_warns_when_exposed_without_auth(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli.os, "execvpe", lambda *a: None)
     _, _, err = run(capsys, "serve", "--gunicorn", "--host", "0.0.0.0", "--data-dir", str(tmp_path))

@@ -41,7 +41,7 @@ def test_warm_command_fills_the_cache_that_a_new_server_process_reads(generated_
     env.pop("CUSTINTEL_AUTH", None)
     done = subprocess.run(
         [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(generated_dir), "--period", "last-12-months",
-         "--prime", "All", "--prime", "Prime"],
+         "--prime", "All", "--prime", "Prime", "--nice", "5"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warmed 2 filter states" in done.stdout
