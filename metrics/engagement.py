@@ -80,8 +80,10 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
         *[e[m] for m in ENGAGEMENT_MEASURES],
         segment=labels.segment.fill_null(ibis.literal(NO_ORDERS_LABEL)),
     )
+    # One engagement row per customer and month (the table's primary key, checked by the data contract),
+    # so counting rows counts distinct customers, without the costly distinct (a third of the query).
     grouped = joined.group_by("month", "segment").aggregate(
-        customers=joined.customer_id.nunique(), **{m: joined[m].sum() for m in ENGAGEMENT_MEASURES}
+        customers=joined.count(), **{m: joined[m].sum() for m in ENGAGEMENT_MEASURES}
     )
     frame = engine.execute(grouped)
     frame["month"] = as_timestamps(frame["month"]).to_numpy()
