@@ -1,4 +1,5 @@
-"""The global filter bar: date range, Prime choice, countries and (on pages that use it) a segment.
+"""The global filter bar: date range with period presets, Prime choice, countries and (on pages that use
+it) a segment.
 
 Its state lives in the URL query string. One callback keeps the two in step:
 
@@ -8,6 +9,14 @@ Its state lives in the URL query string. One callback keeps the two in step:
   the ``url-query`` store that every page callback reads.
 
 So a copied link reproduces the view, and the navbar links carry the query between pages.
+
+The *Period* dropdown (:mod:`metrics.periods`) is a shortcut for the two dates, not a filter of its own:
+picking a preset sets the date picker, and the URL keeps only ``start`` and ``end``. What it shows is
+derived from the dates after every change: the preset it already shows while that still equals the dates
+(so picking "2024" keeps "2024" even when "Last 12 months" covers the same days), otherwise the first
+preset with exactly those dates, otherwise "Custom". Dash allows a component to be an input and an output
+of the same callback, which is why the dates and the period are kept in step here and not in a second
+callback (that would be a circular dependency).
 """
 
 from __future__ import annotations
@@ -19,12 +28,14 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
 from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
-from metrics.filters import PRIME_CHOICES
+from metrics.filters import PRIME_CHOICES, Filters
 from metrics.labels import SCHEME_LABELS, SCHEME_TITLES
+from metrics.periods import CUSTOM, CUSTOM_LABEL, Period, find_period, matching_period, period_presets
 from metrics.selection import default_filters
 
 DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "filter-countries", "filter-scheme",
                                             "filter-segment")
+PERIOD = "filter-period"
 RESET, NOTICES, SEGMENT_BOX = "filter-reset", "filter-notices", "filter-segment-box"
 NAV_LINK = "nav-link"
 
@@ -34,17 +45,24 @@ def filter_bar() -> dbc.Card:
     eng = engine()
     lo, hi = eng.date_bounds()
     countries = eng.countries()
+    presets = period_presets(lo, hi)
+    default = default_filters(eng)
     return dbc.Card(dbc.CardBody(dbc.Row([
         dbc.Col([
             dbc.Label("Date range", html_for=DATES, className="small fw-semibold mb-1"),
             dcc.DatePickerRange(
                 id=DATES, min_date_allowed=lo.isoformat(), max_date_allowed=hi.isoformat(),
-                start_date=default_filters(eng).start.isoformat(), end_date=hi.isoformat(),
+                start_date=default.start.isoformat(), end_date=hi.isoformat(),
                 initial_visible_month=hi.isoformat(),
                 display_format="YYYY-MM-DD", first_day_of_week=1, updatemode="bothdates",
                 minimum_nights=0, persistence=False,
             ),
         ], xs=12, lg="auto"),
+        dbc.Col([
+            dbc.Label("Period", html_for=PERIOD, className="small fw-semibold mb-1"),
+            dcc.Dropdown(id=PERIOD, options=_period_options(presets), value=_period_shown(presets, default, None),
+                         clearable=False, searchable=False, className="filter-period"),
+        ], xs=12, md="auto"),
         dbc.Col([
             dbc.Label("Customers", html_for=PRIME, className="small fw-semibold mb-1"),
             dbc.RadioItems(id=PRIME, options=[{"label": p, "value": p} for p in PRIME_CHOICES], value="All",
@@ -73,6 +91,24 @@ def _segment_options(scheme: str | None) -> list[dict[str, str]]:
     return [{"label": label, "value": label} for label in SCHEME_LABELS.get(scheme or "", ())]
 
 
+def _presets() -> list[Period]:
+    return period_presets(*engine().date_bounds())
+
+
+def _period_options(presets: list[Period]) -> list[dict[str, Any]]:
+    # "Custom" is listed so the dropdown can show it, but disabled: it is a state, not a range to pick
+    return [{"label": p.label, "value": p.key} for p in presets] + [
+        {"label": CUSTOM_LABEL, "value": CUSTOM, "disabled": True}]
+
+
+def _period_shown(presets: list[Period], filters: Filters, current: Any) -> str:
+    """The period to show for the filters' dates (see the module docstring)."""
+    kept = find_period(presets, current)
+    if kept is not None and (kept.start, kept.end) == (filters.start, filters.end):
+        return kept.key
+    return matching_period(presets, filters.start, filters.end) or CUSTOM
+
+
 def _notices(state: UrlState) -> Any:
     if not state.notices:
         return None
@@ -84,15 +120,18 @@ def _notices(state: UrlState) -> Any:
     Output(URL_ID, "search"), Output(QUERY_STORE, "data"),
     Output(DATES, "start_date"), Output(DATES, "end_date"), Output(PRIME, "value"), Output(COUNTRIES, "value"),
     Output(SCHEME, "value"), Output(SEGMENT, "value"), Output(SEGMENT, "options"), Output(NOTICES, "children"),
+    Output(PERIOD, "value"),
     Input(URL_ID, "search"),
     Input(DATES, "start_date"), Input(DATES, "end_date"), Input(PRIME, "value"), Input(COUNTRIES, "value"),
-    Input(SCHEME, "value"), Input(SEGMENT, "value"), Input(RESET, "n_clicks"),
+    Input(SCHEME, "value"), Input(SEGMENT, "value"), Input(RESET, "n_clicks"), Input(PERIOD, "value"),
 )
 def sync_filters(search: str | None, start: str | None, end: str | None, prime: str | None,
-                 countries: list[str] | None, scheme: str | None, segment: str | None, _reset: int | None):
+                 countries: list[str] | None, scheme: str | None, segment: str | None, _reset: int | None,
+                 period: str | None = None):
     """Keep URL, controls and the ``url-query`` store in step (see the module docstring)."""
     trigger = ctx.triggered_id
     current = parse_query(search)
+    presets = _presets()
     if trigger in (None, URL_ID):
         state = current
         # rewrite the address only when something was corrected (a rewrite adds a history entry)
@@ -100,15 +139,20 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
         f = state.filters
         scheme_out = f.segment_scheme or scheme
         return (new_search, state.query, f.start.isoformat(), f.end.isoformat(), f.prime, list(f.countries),
-                scheme_out, f.segment_label, _segment_options(scheme_out), _notices(state))
+                scheme_out, f.segment_label, _segment_options(scheme_out), _notices(state),
+                _period_shown(presets, f, period))
 
     scheme_in, segment_in = scheme, segment
+    start_in, end_in = start, end
     if trigger == RESET:
         state = parse_query(query_from_controls(None, None, None, None, None, None, current.page_params))
         scheme = None
     else:
         if trigger == SCHEME:
             segment = None  # a new scheme starts with "all segments"
+        chosen = find_period(presets, period) if trigger == PERIOD else None
+        if chosen is not None:  # a preset is just its two dates from here on
+            start, end = chosen.start.isoformat(), chosen.end.isoformat()
         state = parse_query(query_from_controls(start, end, prime, countries, scheme, segment,
                                                 current.page_params))
     f = state.filters
@@ -118,10 +162,10 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
 
     new_search = no_update if (search or "").lstrip("?") == state.query else f"?{state.query}"
     return (new_search, state.query,
-            changed(f.start.isoformat(), (start or "")[:10]), changed(f.end.isoformat(), (end or "")[:10]),
+            changed(f.start.isoformat(), (start_in or "")[:10]), changed(f.end.isoformat(), (end_in or "")[:10]),
             changed(f.prime, prime), changed(list(f.countries), sorted(countries or [])),
             changed(scheme, scheme_in), changed(f.segment_label, segment_in),
-            _segment_options(scheme), _notices(state))
+            _segment_options(scheme), _notices(state), changed(_period_shown(presets, f, period), period))
 
 
 @callback(Output(SEGMENT_BOX, "style"), Input(URL_ID, "pathname"))

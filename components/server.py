@@ -13,8 +13,8 @@ when they are something the app's own page could never send: a broken envelope, 
 wrong number of inputs, a component id the layout does not declare (``app.validation_layout``, Dash's list
 of every component that can exist, so a dynamically created component must be listed there), or a value of
 a JSON type its component cannot produce (text for a URL or a date, a number for ``n_clicks``, a plain
-value for a single-choice dropdown ...). Real bugs in callbacks still surface as 500s; only impossible
-requests are turned away.
+value for a single-choice dropdown, text for the period dropdown ...). Real bugs in callbacks still
+surface as 500s; only impossible requests are turned away.
 """
 
 from __future__ import annotations
@@ -157,8 +157,18 @@ VALUE_RULES: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("AgGrid", "cellClicked"): _is_object,
 }
 
+#: (component id, property) -> what that one component can send, where it is narrower than its class's rule.
+#: The filter bar's period dropdown (``components.filter_bar.PERIOD``) only has text keys; an unknown key
+#: is corrected by the filter-bar callback to the period matching the dates.
+ID_RULES: dict[tuple[str, str], Callable[[Any], bool]] = {
+    ("filter-period", "value"): _is_text,
+}
+
 
 def _rule(component: Any, prop: str) -> Callable[[Any], bool] | None:
+    cid = getattr(component, "id", None)
+    if isinstance(cid, str) and (cid, prop) in ID_RULES:
+        return ID_RULES[(cid, prop)]
     name = type(component).__name__
     if prop in ("n_clicks", "n_submit", "n_blur"):
         return _is_count
@@ -292,5 +302,5 @@ def callback_request_problem(body: Any, dash_app: Any = None) -> str | None:
     return None
 
 
-__all__ = ["MAX_REQUEST_BYTES", "PUBLIC_PATHS", "VALUE_RULES", "basic_auth_header", "callback_request_problem",
-           "install_security", "parse_credentials"]
+__all__ = ["ID_RULES", "MAX_REQUEST_BYTES", "PUBLIC_PATHS", "VALUE_RULES", "basic_auth_header",
+           "callback_request_problem", "install_security", "parse_credentials"]

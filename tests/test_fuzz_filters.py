@@ -153,6 +153,15 @@ def client(app_module):
 
 
 @pytest.fixture(scope="module")
+def presets(app_module) -> list:
+    """The filter bar's period presets on the small data set."""
+    from components.state import engine
+    from metrics.periods import period_presets
+
+    return period_presets(*engine().date_bounds())
+
+
+@pytest.fixture(scope="module")
 def callbacks(client) -> list[dict[str, Any]]:
     """Every server-side callback, as the browser learns them from ``/_dash-dependencies``."""
     deps = client.get("/_dash-dependencies").get_json()
@@ -293,24 +302,39 @@ def test_callbacks_with_well_typed_hostile_values_are_answered(client, callbacks
         assert response.status_code in (200, 204), (body, response.get_data(as_text=True)[:300])
 
 
+#: Keys of the filter bar's period dropdown on the small data set (2023-01-01 to 2024-06-30), and near misses.
+PERIOD_KEYS = ["last-12-months", "last-30-days", "last-90-days", "year-to-date", "2024", "2023", "all-data", "custom",
+               "2022", "2025", "Last 12 months", "LAST-30-DAYS", " 2023"]
+
+
 @APP_FUZZ
 @given(query=queries(), start=_dates(), end=_dates(), prime=_values(),
        countries=st.lists(st.sampled_from((*KNOWN, "Atlantis", "' OR 1=1 --")), max_size=60),
        scheme=st.one_of(st.none(), st.sampled_from(list(SCHEME_LABELS)), st.text(max_size=20)),
-       segment=st.one_of(st.none(), _values()), trigger=st.integers(0, 7))
-def test_filter_bar_callback_with_plausible_but_hostile_values(client, callbacks, query, start, end, prime, countries,
-                                                               scheme, segment, trigger):
+       segment=st.one_of(st.none(), _values()),
+       period=st.one_of(st.none(), st.sampled_from(PERIOD_KEYS), st.sampled_from(SQLISH), st.text(max_size=30)),
+       trigger=st.integers(0, 8))
+def test_filter_bar_callback_with_plausible_but_hostile_values(client, callbacks, presets, query, start, end, prime,
+                                                               countries, scheme, segment, period, trigger):
+    from metrics.periods import CUSTOM, find_period
+
     callback = next(c for c in callbacks if any(i["id"] == "filter-dates" for i in c["inputs"]))
-    values = [f"?{query}", start, end, prime, countries, scheme, segment, 1]
+    assert [i["id"] for i in callback["inputs"]][-1] == "filter-period"
+    values = [f"?{query}", start, end, prime, countries, scheme, segment, 1, period]
     body = payload(callback, values, [])
     changed = callback["inputs"][trigger]
     body["changedPropIds"] = [f"{changed['id']}.{changed['property']}"]
     response = post(client, body)
     assert_no_server_error(response, values)
     if response.status_code == 200:
-        url_query = response.get_json()["response"]["url-query"]["data"]
+        answer = response.get_json()["response"]
+        url_query = answer["url-query"]["data"]
         filters, notices = Filters.from_query(url_query, DEFAULT)
         assert notices == [] and LO <= filters.start <= filters.end <= HI
+        assert "period" not in url_query  # a preset reaches the URL as its two dates only
+        shown = answer.get("filter-period", {}).get("value", period)  # absent: the value sent stays
+        preset = find_period(presets, shown)
+        assert shown == CUSTOM or (preset is not None and (preset.start, preset.end) == (filters.start, filters.end))
 
 
 MALFORMED = [
@@ -335,11 +359,31 @@ def test_malformed_callback_requests_are_client_errors(client, callbacks):
         assert response.status_code in (400, 415), body[:120]
 
 
-def test_the_real_filter_request_still_works(client, callbacks):
+def test_the_real_filter_request_still_works(client, callbacks, presets):
     callback = next(c for c in callbacks if any(i["id"] == "filter-dates" for i in c["inputs"]))
     body = payload(callback, ["?start=2024-01-01&end=2024-03-31&prime=Prime&country=Germany", None, None, None, None,
-                              None, None, None], [])
+                              None, None, None, None], [])
     response = post(client, body)
     assert response.status_code == 200
-    assert response.get_json()["response"]["url-query"]["data"] == (
-        "start=2024-01-01&end=2024-03-31&prime=Prime&country=Germany")
+    answer = response.get_json()["response"]
+    assert answer["url-query"]["data"] == "start=2024-01-01&end=2024-03-31&prime=Prime&country=Germany"
+    assert answer["filter-period"]["value"] == "custom"
+
+    # picking the "2023" preset sets its dates
+    year = next(p for p in presets if p.key == "2023")
+    query = "?start=2024-01-01&end=2024-03-31"
+    body = payload(callback, [query, "2024-01-01", "2024-03-31", "All", [], None, None, 0, "2023"], [])
+    body["changedPropIds"] = ["filter-period.value"]
+    answer = post(client, body).get_json()["response"]
+    assert answer["url-query"]["data"] == f"start={year.start}&end={year.end}"
+    assert answer["filter-dates"] == {"start_date": year.start.isoformat(), "end_date": year.end.isoformat()}
+
+
+@pytest.mark.parametrize("value", [2023, 1.5, True, ["2023"], {"key": "2023"}])
+def test_a_period_value_that_is_not_text_is_refused(client, callbacks, value):
+    callback = next(c for c in callbacks if any(i["id"] == "filter-dates" for i in c["inputs"]))
+    body = payload(callback, ["?start=2024-01-01&end=2024-03-31", "2024-01-01", "2024-03-31", "All", [], None, None,
+                              0, value], [])
+    body["changedPropIds"] = ["filter-period.value"]
+    response = post(client, body)
+    assert response.status_code == 400 and b"Dropdown.value" in response.data

@@ -329,7 +329,7 @@ def test_filter_bar_reads_the_url_and_corrects_invalid_values(app_module, engine
     out = run_with_trigger(filter_bar.sync_filters, ["url.search"],
                            f"?start=2023-02-30&end={end_date}&prime=Gold&country=Atlantis&id=7",
                            None, None, "All", [], None, None, 0)
-    search, query, start, end, prime, countries, _scheme, _segment, _options, notices = out
+    search, query, start, end, prime, countries, _scheme, _segment, _options, notices, _period = out
     assert search == f"?{query}" and query.endswith("&id=7")
     assert (start, end, prime, countries) == (default.start.isoformat(), end_date, "All", [])
     assert notices is not None and "corrected" in str(notices)
@@ -352,6 +352,59 @@ def test_filter_bar_writes_controls_to_the_url(app_module, engine):
     reset = run_with_trigger(filter_bar.sync_filters, ["filter-reset.n_clicks"], f"?{expected}&id=3",
                              "2023-01-01", "2023-12-31", "Prime", [country], "loyalty", "Top Tier", 1)
     assert reset[1] == f"{default_filters(engine).to_query()}&id=3"
+
+
+def test_filter_bar_period_presets_set_the_url_dates_and_hand_set_dates_show_custom(app_module, engine):
+    from components import filter_bar
+    from metrics.periods import CUSTOM, period_presets
+
+    presets = {p.key: p for p in period_presets(*engine.date_bounds())}
+    default = default_filters(engine)
+    start, end = default.start.isoformat(), default.end.isoformat()
+    url = f"?{Filters(default.start, default.end, 'Prime').to_query()}&id=3"
+    year = presets["2023"]
+
+    def sync(trigger: str, search: str, start: str, end: str, period: str | None):
+        return run_with_trigger(filter_bar.sync_filters, [trigger], search, start, end, "Prime", [], None, None, 0,
+                                period)
+
+    # picking a preset writes its two dates (and nothing else new) to the URL and to the date picker
+    out = sync("filter-period.value", url, start, end, "2023")
+    expected = f"{Filters(year.start, year.end, 'Prime').to_query()}&id=3"
+    assert out[0] == f"?{expected}" and out[1] == expected
+    assert (out[2], out[3]) == ("2023-01-01", "2023-12-31") and out[10] is dash.no_update
+    last30 = presets["last-30-days"]
+    out = sync("filter-period.value", url, start, end, "last-30-days")
+    assert out[1] == f"{Filters(last30.start, last30.end, 'Prime').to_query()}&id=3"
+
+    # dates set by hand show "Custom", unless they are exactly a preset's
+    out = sync("filter-dates.end_date", f"?{expected}", "2023-01-01", "2023-12-30", "2023")
+    assert out[1].startswith("start=2023-01-01&end=2023-12-30") and out[10] == CUSTOM
+    out = sync("filter-dates.end_date", "?start=2023-01-01&end=2023-12-30", "2023-01-01", "2023-12-31", CUSTOM)
+    assert out[10] == "2023"
+
+    # a link (or the back button) sets the dropdown from the dates; the defaults are "Last 12 months"
+    out = sync("url.search", f"?start={last30.start}&end={last30.end}", start, end, "last-12-months")
+    assert out[10] == "last-30-days"
+    out = sync("url.search", "?start=2023-02-01&end=2023-03-01", start, end, "last-12-months")
+    assert out[10] == CUSTOM
+    reset = run_with_trigger(filter_bar.sync_filters, ["filter-reset.n_clicks"], f"?{expected}", "2023-01-01",
+                             "2023-12-31", "Prime", [], None, None, 1, "2023")
+    assert reset[1] == f"{default.to_query()}&id=3" and reset[10] == "last-12-months"
+
+    # a picked preset stays shown when an earlier one covers the same days; a link shows the first match
+    twin = next((p for p in presets.values() if p.key != "last-12-months" and (p.start, p.end) == (
+        default.start, default.end)), None)
+    if twin is not None:  # the generated data end on 31 December: that year is the last 12 months
+        out = sync("filter-period.value", url, "2023-01-01", "2023-12-31", twin.key)
+        assert (out[2], out[3]) == (start, end) and out[10] is dash.no_update
+        assert sync("url.search", f"?start={start}&end={end}", start, end, twin.key)[10] == twin.key
+        assert sync("url.search", f"?start={start}&end={end}", start, end, CUSTOM)[10] == "last-12-months"
+
+    # "Custom" or an unknown key (only a tampered client can send them) leave the dates alone
+    for bogus in (CUSTOM, "1999", None):
+        out = sync("filter-period.value", "?start=2023-01-01&end=2023-12-31", "2023-01-01", "2023-12-31", bogus)
+        assert out[1] == "start=2023-01-01&end=2023-12-31&prime=Prime" and out[10] == "2023"
 
 
 def test_navbar_links_carry_filters_but_not_page_keys(app_module):

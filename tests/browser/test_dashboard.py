@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -21,6 +21,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.kpis import KPI_SPECS, customer_kpis, kpis
 from metrics.mart import customer_mart_frame
+from metrics.periods import period_presets
 from metrics.segments import segment_summary
 from metrics.selection import default_filters
 from tests.browser.dashboard import (
@@ -130,6 +131,30 @@ def test_each_filter_changes_kpis_to_the_metric_values(page, app_url, generated_
     assert url_filters(page, eng) == back
     assert_kpis_match(page, eng, back)
     assert control_state(page)["end"] == default.end.isoformat()
+    assert_no_errors(page)
+
+
+def test_a_period_preset_sets_the_url_dates_and_the_kpis(page, app_url, generated_engine: Engine):
+    eng = generated_engine
+    presets = period_presets(*eng.date_bounds())
+    years = [p for p in presets if p.key.isdigit() and p.label == p.key]  # whole calendar years, newest first
+    year = next((p for p in years if p.key == "2023"), years[0])
+    open_page(page, app_url + "/")
+    expect(page.locator("#filter-period")).to_contain_text("Last 12 months")
+
+    choose(page, "filter-period", year.label)
+    assert parse_qs(current_search(page).lstrip("?")) == {"start": [year.start.isoformat()],
+                                                         "end": [year.end.isoformat()]}
+    expected = Filters(year.start, year.end)
+    assert url_filters(page, eng) == expected
+    assert_kpis_match(page, eng, expected)
+    state = control_state(page)
+    assert (state["start"], state["end"]) == (year.start.isoformat(), year.end.isoformat())
+    expect(page.locator("#filter-period")).to_contain_text(year.label)
+
+    set_dates(page, year.start.isoformat(), (year.end - timedelta(days=1)).isoformat())  # by hand: no preset
+    expect(page.locator("#filter-period")).to_contain_text("Custom")
+    assert_kpis_match(page, eng, Filters(year.start, year.end - timedelta(days=1)))
     assert_no_errors(page)
 
 
