@@ -24,7 +24,7 @@ from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
 from metrics.labels import SCHEME_LABELS
 from metrics.segments import check_scheme, customer_segments
-from metrics.selection import filtered_customers, filtered_engagement, filtered_orders
+from metrics.selection import buyer_ids, filtered_customers, filtered_engagement
 from metrics.trends import as_timestamps, period_starts
 
 #: Segment given to customers with engagement rows but no valid order in the range (they are not in the
@@ -37,12 +37,6 @@ ENGAGEMENT_MEASURES = ("emails_sent", "emails_opened", "web_visits", "cart_adds"
 def is_active_engagement(e: ir.Table) -> ir.BooleanValue:
     """A month with a web visit, an opened email or a cart add."""
     return (e.web_visits + e.emails_opened + e.cart_adds) > 0
-
-
-def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:
-    """``customer_id`` of the selected customers with a valid order ever up to the as-of date."""
-    history = filtered_orders(engine, filters.without_segment(), whole_history=True)
-    return history.select("customer_id").distinct()
 
 
 def prospects(engine: Engine, filters: Filters) -> ir.Table:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.selection import filtered_orders
+from metrics.selection import filtered_orders, first_valid_orders
 
 #: Customers whose last valid order is within this many days of the as-of date are "active".
 ACTIVE_WINDOW_DAYS = 30
@@ -52,8 +52,7 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
         first_order_date=orders.order_date.min(),
         last_order_date=orders.order_date.max(),
     )
-    history = filtered_orders(engine, filters.without_segment(), whole_history=True)
-    first_ever = history.group_by("customer_id").aggregate(first_order_ever=history.order_date.min())
+    first_ever = first_valid_orders(engine)  # every mart customer has a valid order by the as-of date
     customers = engine.customers.select("customer_id", "is_prime", "country", *DIMENSION_COLUMNS)
     mart = per_customer.inner_join(first_ever, "customer_id").inner_join(customers, "customer_id")
     recency = as_of.delta(mart.last_order_date, unit="day")

@@ -96,6 +96,32 @@ def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True
     return orders.mutate(order_date=orders.order_ts.date())
 
 
+def first_valid_orders(engine: Engine) -> ir.Table:
+    """``customer_id``, ``first_order_ever``: the date of every customer's first valid order in the data.
+
+    It is the same for every filter state, so it is computed once per engine instead of scanning the
+    whole order history for each state. For a customer with a valid order on or before a state's as-of
+    date, this first order is on or before that date too, so it *is* their first order "up to the as-of
+    date"; customers without such an order are excluded by the callers' own conditions.
+    """
+
+    def compute() -> ir.Table:
+        o = engine.orders
+        valid = o.filter(~o.is_returned, ~o.is_cancelled)
+        return valid.group_by("customer_id").aggregate(first_order_ever=valid.order_ts.min().date())
+
+    return engine.memo(("first_valid_orders",), lambda: engine.materialize(compute()))
+
+
+def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:
+    """``customer_id`` of the selected customers (Prime choice, countries; the segment filter is ignored)
+    with a valid order on or before the as-of date."""
+    first = first_valid_orders(engine)
+    buyers = first.filter(first.first_order_ever <= ibis.literal(filters.as_of))
+    selected = filtered_customers(engine, filters.without_segment()).select("customer_id")
+    return selected.semi_join(buyers, "customer_id")
+
+
 def filtered_engagement(engine: Engine, filters: Filters) -> ir.Table:
     """Monthly engagement rows of the selected customers for the months the date range touches."""
     e = engine.engagement
