@@ -31,7 +31,7 @@ from metrics.cache import memoized
 from metrics.clv import customer_clv, left_join_customers
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import empty_frame, ratio, safe_div, scalar
+from metrics.frames import empty_frame, ratio, safe_div
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import (
     DEFAULT_TIME_UNIT,
@@ -40,6 +40,7 @@ from metrics.model_inputs import (
     customer_scores,
     fit_purchase_model,
     fit_spend_model,
+    group_scores,
     unit_days,
 )
 from metrics.segments import check_scheme, customer_segments, segmented_mart
@@ -115,12 +116,15 @@ def churn_bands(engine: Engine, filters: Filters) -> pd.DataFrame:
 @memoized
 def at_risk_rate(engine: Engine, filters: Filters) -> float:
     """Customers with churn risk ≥ 0.7 / Total Customers (0 when empty or when no model can be fitted)."""
-    scores = customer_scores(engine, filters)
-    if scores is None:
+    # Churn risk depends only on a customer's (frequency, recency, T), so the fitted groups and their
+    # customer counts give the rate without joining the scores back to every customer.
+    fit = fit_purchase_model(engine, filters)
+    scores = group_scores(fit)
+    if scores.empty:
         return 0.0
-    row = engine.execute(scores.aggregate(
-        customers=scores.count(), at_risk=(scores.churn_risk >= HIGH_RISK_FROM).cast("int64").sum())).iloc[0]
-    return safe_div(scalar(row.at_risk), scalar(row.customers))
+    counts = fit.groups["customers"].to_numpy()
+    at_risk = counts[(1.0 - scores["p_alive"].to_numpy()) >= HIGH_RISK_FROM].sum()
+    return safe_div(float(at_risk), float(counts.sum()))
 
 
 @memoized
