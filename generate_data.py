@@ -705,9 +705,14 @@ def _engagement_chunk(rng: np.random.Generator, cal: Calendar, cust: Customers, 
 
 # ----- driver --------------------------------------------------------------------------------------
 
+#: Rows per Parquet row group. DuckDB scans row groups in parallel and skips those whose date range misses
+#: the filter (orders are written in time order), so several per file beat one big one (~8 % per page).
+ROW_GROUP_ROWS = 131_072
+
+
 def _write(table: pa.Table, folder: Path, part: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, folder / f"part-{part:05d}.parquet", compression="snappy")
+    pq.write_table(table, folder / f"part-{part:05d}.parquet", compression="snappy", row_group_size=ROW_GROUP_ROWS)
 
 
 def _publish(tmp: Path, out: Path) -> None:
