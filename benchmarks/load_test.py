@@ -311,8 +311,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.warm:  # what a deployment does after a data refresh: `custintel warm` into the shared cache
         progress(f"warming the common filter states into {cache_dir} ...", args.quiet)
         began = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(data_dir), "--quiet"],
-                       cwd=ROOT, env={**os.environ, "CUSTINTEL_CACHE_DIR": cache_dir}, check=True)
+        command = [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(data_dir), "--quiet"]
+        command += ["--each-country"] if args.warm == "countries" else []
+        subprocess.run(command, cwd=ROOT, env={**os.environ, "CUSTINTEL_CACHE_DIR": cache_dir}, check=True)
         warm_s = round(time.perf_counter() - began, 1)
     proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path, cache_dir)
     try:
@@ -371,7 +372,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {"users": args.users, "duration_s": args.duration, "actions_per_user": args.actions,
                    "think_s": args.think, "default_share": args.default_share,
                    "preset_share": args.preset_share, "cache_dir": args.cache_dir or "(fresh per run)",
-                   "warmed": bool(args.warm),
+                   "warmed": args.warm or False,
                    "pages": args.pages,
                    "workers": args.workers, "threads": args.threads, "seed": args.seed, "auth": bool(args.auth)},
         "data": {"dir": str(data_dir), "orders": orders, "from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
@@ -404,7 +405,7 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"{c['users']} users, {result['wall_s']} s, gunicorn {c['workers']} workers x {c['threads']} threads, "
           f"{result['data']['orders']:,} orders, {result['machine']['cpus']} CPUs, think {c['think_s']} s, "
           f"on default view {c['default_share']:.0%}, presets {c['preset_share']:.0%} of choices, "
-          f"warmed: {'yes, ' + str(result['warm_s']) + ' s' if c['warmed'] else 'no'}")
+          f"warmed: {str(c['warmed']) + ', ' + str(result['warm_s']) + ' s' if c['warmed'] else 'no'}")
     print(f"{result['requests']:,} requests ({result['requests_per_s']}/s), errors: {result['errors']}, "
           f"server tracebacks: {result['server_tracebacks']}")
     print(f"{'kind':<16}{'count':>8}{'p50 s':>9}{'p95 s':>9}{'max s':>9}")
@@ -431,8 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of filter choices that are period presets (the rest are custom ranges)")
     parser.add_argument("--cache-dir", default=None,
                         help="shared result cache folder of the server (default: a fresh one per run; 'off')")
-    parser.add_argument("--warm", action="store_true",
-                        help="run `custintel warm` (period presets x Prime choices) before the users start")
+    parser.add_argument("--warm", nargs="?", const="presets", choices=("presets", "countries"), default=None,
+                        help="run `custintel warm` before the users start: period presets x Prime choices, "
+                             "and with 'countries' also each single country")
     parser.add_argument("--orders", type=int, default=1_000_000, help="orders to generate if data is missing")
     parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data-1m"))
     parser.add_argument("--workers", type=int, default=2)

@@ -26,8 +26,9 @@ DATA_PAGES = ("/", "/engagement", "/risk", "/loyalty", "/segmentation")
 
 
 def common_states(engine: Engine, periods: list[str] | None = None,
-                  prime: tuple[str, ...] = PRIME_CHOICES) -> list[Filters]:
-    """Every period preset of the filter bar (or the named ones) × each Prime choice, all countries."""
+                  prime: tuple[str, ...] = PRIME_CHOICES, each_country: bool = False) -> list[Filters]:
+    """Every period preset of the filter bar (or the named ones) × each Prime choice, all countries; with
+    ``each_country`` also every single country (a marketer's usual view), 1 + countries times as many."""
     lo, hi = engine.date_bounds()
     presets = period_presets(lo, hi)
     if periods is not None:
@@ -36,12 +37,16 @@ def common_states(engine: Engine, periods: list[str] | None = None,
             known = ", ".join(p.key for p in presets)
             raise ValueError(f"unknown period(s) {', '.join(unknown)}; known: {known}")
         presets = [p for p in presets if p.key in periods]
+    country_sets: list[tuple[str, ...]] = [()]
+    if each_country:
+        country_sets += [(country,) for country in engine.countries()]
     states: list[Filters] = []
-    for preset in presets:
-        for choice in prime:
-            state = Filters(preset.start, preset.end, choice)
-            if state not in states:  # two presets can cover the same range
-                states.append(state)
+    for countries in country_sets:
+        for preset in presets:
+            for choice in prime:
+                state = Filters(preset.start, preset.end, choice, countries)
+                if state not in states:  # two presets can cover the same range
+                    states.append(state)
     return states
 
 

@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="period preset key to warm (repeatable; default: all presets)")
     w.add_argument("--prime", action="append", default=None, choices=("All", "Prime", "Non-Prime"),
                    help="Prime choice to warm (repeatable; default: all three)")
+    w.add_argument("--each-country", action="store_true",
+                   help="also warm every single country (1 + countries times the states and the time)")
     w.add_argument("--nice", type=int, default=0, choices=range(20), metavar="0-19",
                    help="lower this process's CPU priority first, so a running server keeps the upper hand")
     w.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -526,7 +528,8 @@ def cmd_warm(args: argparse.Namespace) -> int:
     if engine.cache.store is None:
         raise CliError("the shared result cache is not available for this data folder (object store?)")
     try:
-        states = common_states(engine, args.period, tuple(args.prime or ("All", "Prime", "Non-Prime")))
+        states = common_states(engine, args.period, tuple(args.prime or ("All", "Prime", "Non-Prime")),
+                               each_country=args.each_country)
     except ValueError as exc:
         raise CliError(str(exc), EXIT_USAGE) from exc
     progress = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))

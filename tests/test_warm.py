@@ -29,6 +29,11 @@ def test_common_states_are_each_distinct_preset_range_times_each_prime_choice(ge
     assert default_filters(generated_engine) in states
     assert all(not s.countries and s.segment_scheme is None for s in states)
 
+    countries = generated_engine.countries()
+    with_countries = common_states(generated_engine, each_country=True)
+    assert len(with_countries) == len(states) * (1 + len(countries)) == len(set(with_countries))
+    assert {s.countries for s in with_countries} == {(), *((c,) for c in countries)}
+
     picked = common_states(generated_engine, ["last-30-days"], ("Prime",))
     assert len(picked) == 1 and picked[0].prime == "Prime" and (picked[0].end - picked[0].start).days == 29
     with pytest.raises(ValueError, match="unknown period"):
