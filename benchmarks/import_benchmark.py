@@ -13,9 +13,6 @@ check rows, build the tables, validate the contract) and writes JSON to ``benchm
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -24,11 +21,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from results_io import machine_info, write_result  # noqa: E402
 
 
 def ensure_source(folder: Path, orders: int) -> None:
@@ -146,12 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     summary = {"rows": args.rows, "input_bytes": sizes, "prepare_inputs_s": round(prepare, 2),
                "with_customers": args.with_customers, "results": results,
-               "machine": {"load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
-                           "python": platform.python_version(), "platform": platform.platform()}}
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"import-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(summary, indent=2))
+               "machine": machine_info()}
+    out = write_result("import", summary, args.out)
     print(f"written to {out}")
     return 0
 

@@ -36,7 +36,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import random
 import signal
 import socket
@@ -55,6 +54,9 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results_io import machine_info, write_result  # noqa: E402
 
 from components.replay import SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
 
@@ -376,8 +378,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                    "pages": args.pages,
                    "workers": args.workers, "threads": args.threads, "seed": args.seed, "auth": bool(args.auth)},
         "data": {"dir": str(data_dir), "orders": orders, "from": bounds[0].isoformat(), "to": bounds[1].isoformat()},
-        "machine": {"load_average_at_end": os.getloadavg(), "cpus": os.cpu_count(),
-                    "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_info(),
         "warm_s": warm_s,
         "server_startup_s": round(startup, 2),
         "wall_s": round(wall, 2),
@@ -453,10 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     result = run(args)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"load-{stamp}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
+    out = write_result("load", result, args.out)
     if not args.quiet:
         print_result(result)
         print(f"written to {out}")
