@@ -27,7 +27,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.csv as pacsv  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from results_io import machine_info, write_result  # noqa: E402
+from common import machine_info, write_result  # noqa: E402
 
 
 def ensure_source(folder: Path, orders: int) -> None:

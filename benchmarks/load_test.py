@@ -56,9 +56,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from results_io import machine_info, write_result  # noqa: E402
+from common import ensure_data, machine_info, write_result  # noqa: E402
 
-from components.replay import SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
+from components.replay import DATA_PAGES, SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
 
 # ----- server ------------------------------------------------------------------------------------------
 
@@ -72,17 +72,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def ensure_data(data_dir: Path, orders: int) -> None:
-    from metrics.schema import TABLES
-
-    if all((data_dir / name).is_dir() for name in TABLES):
-        return
-    from generate_data import generate
-
-    print(f"generating {orders:,} orders into {data_dir} ...", file=sys.stderr, flush=True)
-    generate(data_dir, orders=orders, seed=42, progress=True)
 
 
 def start_gunicorn(data_dir: Path, port: int, workers: int, threads: int, auth: str | None,
@@ -442,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="0 = a free port")
     parser.add_argument("--auth", default=None, help="serve with CUSTINTEL_AUTH=user:password and log in")
-    parser.add_argument("--pages", nargs="+", default=["/", "/engagement", "/risk", "/loyalty", "/segmentation"])
+    parser.add_argument("--pages", nargs="+", default=list(DATA_PAGES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument("--server-log", default=None)

@@ -28,6 +28,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import ensure_data  # noqa: E402 (benchmarks/common.py)
+
 from metrics.engine import Engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.kpis import frequency_bands, kpis  # noqa: E402
@@ -36,16 +38,6 @@ from metrics.settings import Settings  # noqa: E402
 
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 FILTERS = Filters(date(2024, 1, 1), date(2024, 12, 31), "Prime", ("Germany", "United Kingdom", "United States"))
-
-
-def ensure_data(size: str) -> Path:
-    folder = ROOT / "benchmarks" / f"data-{size}"
-    if not (folder / "fact_orders").exists():
-        from generate_data import generate
-
-        print(f"generating {size} orders into {folder} ...", file=sys.stderr)
-        generate(folder, orders=SIZES[size], seed=42, progress=True)
-    return folder
 
 
 # ----- 1. the product's metric functions (Ibis on DuckDB) ----------------------------------------------
@@ -180,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for size in sizes:
-        folder = ensure_data(size)
+        folder = ensure_data(ROOT / "benchmarks" / f"data-{size}", SIZES[size])
         engine = Engine(Settings(data_dir=str(folder), cache_dir="off"))  # cold runs must compute
         con = duckdb.connect()
         ibis_result = run_ibis(engine, FILTERS)

@@ -34,6 +34,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import ensure_data  # noqa: E402 (benchmarks/common.py)
+
 from metrics import model_inputs  # noqa: E402
 from metrics.bgnbd import BGNBDModel, BGNBDParams, group_customers, simulate_bgnbd  # noqa: E402
 from metrics.churn import at_risk_rate, churn_bands  # noqa: E402
@@ -71,15 +73,9 @@ def simulated_run(n: int, seed: int = 1) -> dict[str, float]:
             "total_s": t3 - t0, "converged": model.converged, "r": p.r, "alpha": p.alpha, "a": p.a, "b": p.b}
 
 
-def ensure_data(size: str) -> Path:
+def models_data(size: str) -> Path:
     folder = ROOT / "benchmarks" / f"data-models-{size}"
-    if not (folder / "fact_orders").exists():
-        from generate_data import generate
-
-        orders = round(CUSTOMERS[size] * ORDERS_PER_BUYER)
-        print(f"generating {orders:,} orders into {folder} ...", file=sys.stderr)
-        generate(folder, orders=orders, seed=42, progress=True)
-    return folder
+    return ensure_data(folder, round(CUSTOMERS[size] * ORDERS_PER_BUYER))
 
 
 def end_to_end_run(engine: Engine) -> dict[str, float]:
@@ -136,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             runs = [simulated_run(CUSTOMERS[size], seed=i + 1) for i in range(args.runs)]
             results["simulated"].append({"size": size, "runs": args.runs, **median_of(runs)})
         if args.part in ("both", "end-to-end"):
-            engine = Engine(Settings(data_dir=str(ensure_data(size)), cache_dir="off"), validate=False)
+            engine = Engine(Settings(data_dir=str(models_data(size)), cache_dir="off"), validate=False)
             end_to_end_run(engine)  # warm-up: file metadata, imports, DuckDB's first queries
             runs = [end_to_end_run(engine) for _ in range(args.runs)]
             results["end_to_end"].append({"size": size, "runs": args.runs, **median_of(runs)})

@@ -31,9 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from results_io import machine_info, write_result  # noqa: E402
-
-PAGES = ["/", "/engagement", "/risk", "/loyalty", "/segmentation"]
+from common import ensure_data, machine_info, write_result  # noqa: E402
 
 
 def random_states(lo: date, hi: date, countries: list[str], count: int, seed: int) -> list[Any]:
@@ -50,22 +48,6 @@ def random_states(lo: date, hi: date, countries: list[str], count: int, seed: in
     return states
 
 
-class TimedClient:
-    """The app's Flask test client behind the replay interface, timing every request by kind."""
-
-    def __init__(self, server: Any) -> None:
-        self.client = server.test_client()
-        self.times: dict[str, list[float]] = defaultdict(list)
-
-    def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        started = time.perf_counter()
-        response = self.client.open(path, method=method, json=body)
-        self.times[kind].append(time.perf_counter() - started)
-        if response.status_code >= 400:
-            raise RuntimeError(f"{kind}: HTTP {response.status_code}")
-        return response.status_code, response.get_data()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(ROOT / "benchmarks" / "data-1m"))
@@ -76,22 +58,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 
-    data_dir = Path(args.data_dir).resolve()
-    if not (data_dir / "fact_orders").exists():
-        from generate_data import generate
-
-        print(f"generating {args.orders:,} orders into {data_dir} ...", file=sys.stderr, flush=True)
-        generate(data_dir, orders=args.orders, progress=False)
+    data_dir = ensure_data(Path(args.data_dir).resolve(), args.orders)
     os.environ["CUSTINTEL_DATA_DIR"] = str(data_dir)
     os.environ["CUSTINTEL_CACHE_DIR"] = "off"  # every state must be computed, not read
     os.environ.pop("CUSTINTEL_AUTH", None)
     import app
-    from components.replay import filter_request, learn_site, page_callbacks
+    from components.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
     from components.state import engine
 
     eng = engine()
-    client = TimedClient(app.server)
-    site = learn_site(client, PAGES)
+    client = InProcessClient(app.server)
+    site = learn_site(client, list(DATA_PAGES))
     lo, hi = eng.date_bounds()
     per_page: dict[str, list[float]] = defaultdict(list)
     per_state: list[float] = []
@@ -101,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             eng.cache.clear()
             query = filter_request(client, site, state.to_query(), None, "url.search")
             total = 0.0
-            for page in PAGES:
+            for page in DATA_PAGES:
                 started = time.perf_counter()
                 page_callbacks(client, site, page, query)
                 elapsed = time.perf_counter() - started
@@ -111,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{state.start}..{state.end} {state.prime} {','.join(state.countries) or 'all countries'}: "
                   f"{total:.2f} s", file=sys.stderr, flush=True)
 
+    if client.failures:
+        raise SystemExit(f"failed requests: {client.failures[:5]}")
     callbacks = {k.split(":", 1)[1]: statistics.median(v) for k, v in client.times.items() if k.startswith("page_cb:")}
     result = {
         "data": {"dir": str(data_dir), "orders": int(eng.execute(eng.orders.count())), "from": lo.isoformat(),
@@ -123,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "callback_median_s": {k: round(v, 4) for k, v in sorted(callbacks.items(), key=lambda kv: -kv[1])},
     }
     print(f"{'page':<16}{'median s':>10}{'max s':>8}")
-    for page in PAGES:
+    for page in DATA_PAGES:
         print(f"{page:<16}{result['page_median_s'][page]:>10.3f}{result['page_max_s'][page]:>8.3f}")
     print(f"{'all five pages':<16}{result['all_pages_per_state_median_s']:>10.3f}")
     print("slowest callbacks (median s):")

@@ -27,6 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from common import ensure_data  # noqa: E402 (benchmarks/common.py)
+
 from metrics.engine import Engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
@@ -98,16 +100,6 @@ def page_metrics() -> dict[str, list[tuple[str, Call]]]:
     }
 
 
-def ensure_data(size: str) -> Path:
-    folder = ROOT / "benchmarks" / f"data-{size}"
-    if not (folder / "fact_orders").exists():
-        from generate_data import generate
-
-        print(f"generating {size} orders into {folder} ...", file=sys.stderr)
-        generate(folder, orders=SIZES[size], seed=42, progress=True)
-    return folder
-
-
 #: DuckDB's memory limit in this benchmark (its default, 80 % of RAM, is unfriendly on a shared machine).
 DUCKDB_MEMORY_LIMIT = "6GB"
 
@@ -138,7 +130,7 @@ def group_counts(size: str) -> dict[str, Any]:
     from metrics.mart import customer_mart
     from metrics.model_inputs import btyd_groups, spend_inputs
 
-    engine = duckdb_engine(str(ensure_data(size)), validate=False)
+    engine = duckdb_engine(str(ensure_data(ROOT / "benchmarks" / f"data-{size}", SIZES[size])), validate=False)
     filters = Filters(*engine.date_bounds())
     progress(f"groups at {size}")
     seconds, groups = timed(lambda: btyd_groups(engine, filters, "week"))
@@ -181,7 +173,7 @@ def time_pages(engine: Engine, filters: Filters, pages: list[str], runs: int) ->
 
 
 def compare(size: str, pages: list[str], runs: int, master: str, spark: bool = True) -> dict[str, Any]:
-    folder = str(ensure_data(size))
+    folder = str(ensure_data(ROOT / "benchmarks" / f"data-{size}", SIZES[size]))
     out: dict[str, Any] = {"size": size, "orders": SIZES[size], "pages": {}}
 
     open_s, duck = timed(lambda: duckdb_engine(folder))
