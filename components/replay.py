@@ -10,10 +10,16 @@ the result cache. Only the callbacks whose outputs are on the page are fired, as
 from __future__ import annotations
 
 import json
+import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+from flask import Flask
+
+#: Pages a browser can open with a filter state (the customer page needs a customer, the glossary no data).
+DATA_PAGES = ("/", "/engagement", "/risk", "/loyalty", "/segmentation")
 FILTER_INPUT = "filter-dates"
 ROUTER_OUTPUT_PREFIX = ".._pages_content"
 
@@ -22,6 +28,29 @@ class Requester(Protocol):
     """Anything that sends one request and answers ``(status, body)``; ``kind`` labels it for timing."""
 
     def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]: ...
+
+
+class InProcessClient:
+    """The app's Flask test client as a :class:`Requester`: times every request by kind and keeps the
+    failed ones (status ≥ 400), for the warm-up and the page-cost benchmark."""
+
+    def __init__(self, server: Flask, headers: dict[str, str] | None = None) -> None:
+        self.client = server.test_client()
+        self.headers = headers or {}
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.failures: list[str] = []
+
+    @property
+    def sent(self) -> int:
+        return sum(len(v) for v in self.times.values())
+
+    def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        started = time.perf_counter()
+        response = self.client.open(path, method=method, json=body, headers=self.headers)
+        self.times[kind].append(time.perf_counter() - started)
+        if response.status_code >= 400:
+            self.failures.append(f"{kind}: HTTP {response.status_code}")
+        return response.status_code, response.get_data()
 
 
 def component_id(raw: str) -> str | dict:

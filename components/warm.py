@@ -12,17 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from flask import Flask
 
-from components.replay import filter_request, learn_site, page_callbacks
+from components.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
 from metrics.engine import Engine
 from metrics.filters import PRIME_CHOICES, Filters
 from metrics.periods import period_presets
-
-#: Pages a browser can open with a filter state (the customer page needs a customer, the glossary no data).
-DATA_PAGES = ("/", "/engagement", "/risk", "/loyalty", "/segmentation")
 
 
 def common_states(engine: Engine, periods: list[str] | None = None,
@@ -50,23 +46,6 @@ def common_states(engine: Engine, periods: list[str] | None = None,
     return states
 
 
-class _InProcess:
-    """The app's Flask test client behind the :class:`~components.replay.Requester` interface."""
-
-    def __init__(self, server: Flask, headers: dict[str, str]) -> None:
-        self.client = server.test_client()
-        self.headers = headers
-        self.failures: list[str] = []
-        self.sent = 0
-
-    def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        self.sent += 1
-        response = self.client.open(path, method=method, json=body, headers=self.headers)
-        if response.status_code >= 400:
-            self.failures.append(f"{kind}: HTTP {response.status_code}")
-        return response.status_code, response.get_data()
-
-
 @dataclass
 class WarmReport:
     states: int = 0
@@ -79,7 +58,7 @@ def warm(server: Flask, states: list[Filters], pages: tuple[str, ...] = DATA_PAG
          headers: dict[str, str] | None = None,
          progress: Callable[[str], None] | None = None) -> WarmReport:
     """Open every page with every state, as a browser would; returns counts, time and failed requests."""
-    client = _InProcess(server, headers or {})
+    client = InProcessClient(server, headers)
     started = time.perf_counter()
     site = learn_site(client, list(pages))
     report = WarmReport()

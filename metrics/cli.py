@@ -520,6 +520,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(PROJECT_ROOT))
     started = time.perf_counter()
     import app as dash_app  # builds the app over the settings set above (generates data on a first run)
+    from components.replay import DATA_PAGES
     from components.server import basic_auth_header
     from components.warm import common_states, warm
     from metrics.engine import get_engine
@@ -536,7 +537,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
     report = warm(dash_app.server, states, headers=basic_auth_header(settings.auth) if settings.auth else None,
                   progress=progress)
     stats = engine.cache.stats()
-    print(f"warmed {report.states} filter states x 5 pages ({report.requests} requests) in "
+    print(f"warmed {report.states} filter states x {len(DATA_PAGES)} pages ({report.requests} requests) in "
           f"{time.perf_counter() - started:.1f} s; computed {stats['misses']} results, "
           f"{stats['shared_hits']} were already cached; cache folder {engine.cache.store.folder}")
     if report.failures:
