@@ -12,6 +12,7 @@ from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SEQUENTIAL_SCALE, scheme_colours
 from components.formatting import fmt_int, fmt_pct
+from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.activity import (
@@ -23,7 +24,6 @@ from metrics.activity import (
 )
 from metrics.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
 from metrics.kpis import customer_kpis
-from metrics.labels import SCHEME_TITLES
 from metrics.retention import cohort_retention
 from metrics.trends import trend_by_segment
 
@@ -48,9 +48,7 @@ COHORT_MONTHS = 24
 def layout(**_query: str) -> html.Div:
     scheme_picker = html.Div([
         html.Span("Break down by", className="small me-2"),
-        dcc.Dropdown(id="engagement-scheme", value="loyalty", clearable=False,
-                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()],
-                     style={"minWidth": "220px"}),
+        scheme_dropdown("engagement-scheme"),
     ], className="d-flex align-items-center")
     measure_picker = dbc.RadioItems(id="engagement-measure", value="orders", inline=True,
                                     options=[{"label": v, "value": k} for k, v in MEASURE_TITLES.items()])
@@ -104,7 +102,7 @@ def layout(**_query: str) -> html.Div:
 def update_segments(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     order = [*scheme_colours(scheme), NO_ORDERS_LABEL]
     if customer_kpis(eng, filters)["total_orders"] == 0:
         return (empty_figure(),) * 4

@@ -13,10 +13,10 @@ from components.charts import chart_frame, empty_figure, gauge, style_figure
 from components.colours import BAND_COLOURS, SEQUENTIAL_SCALE, scheme_colours
 from components.formatting import D3_FORMATS, fmt_pct
 from components.kpi import kpi_cards
+from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
-from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_country_matrix, segment_summary
 
 dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,
@@ -34,11 +34,6 @@ MEASURES = {
 }
 
 SEGMENT_COLUMNS = segment_summary_columns()
-
-
-def scheme_dropdown(component_id: str, value: str = "loyalty") -> dcc.Dropdown:
-    return dcc.Dropdown(id=component_id, options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()],
-                        value=value, clearable=False, style={"minWidth": "220px"})
 
 
 def layout(**_query: str) -> html.Div:
@@ -122,7 +117,7 @@ def prime_figure(prime) -> go.Figure:
     Input(QUERY_STORE, "data"), Input("executive-scheme", "value"), Input("executive-measure", "value"),
 )
 def update_segments(query: str | None, scheme: str | None, measure: str | None):
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     measure = measure if measure in MEASURES else "customers"
     filters = read_filters(query)
     matrix = segment_country_matrix(engine(), filters, scheme)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, html
 from dash.exceptions import PreventUpdate
 
 from components.cards import question_card
 from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_int, fmt_number, fmt_pct
+from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import NAV_ID, QUERY_STORE, engine, link_query, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.churn import (
@@ -25,7 +26,6 @@ from metrics.churn import (
 )
 from metrics.customer import parse_customer_id, value_loyalty_points
 from metrics.kpis import customer_kpis
-from metrics.labels import SCHEME_TITLES
 from metrics.segments import segment_summary
 
 dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
@@ -53,13 +53,11 @@ ACTION_COLUMNS = [
 def layout(**_query: str) -> html.Div:
     scheme_picker = html.Div([
         html.Span("Segments", className="small me-2"),
-        dcc.Dropdown(id="risk-scheme", value="loyalty", clearable=False, style={"minWidth": "220px"},
-                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()]),
+        scheme_dropdown("risk-scheme"),
     ], className="d-flex align-items-center")
     scatter_picker = html.Div([
         html.Span("Colour by", className="small me-2"),
-        dcc.Dropdown(id="risk-scatter-scheme", value="loyalty", clearable=False, style={"minWidth": "220px"},
-                     options=[{"label": t, "value": s} for s, t in SCHEME_TITLES.items()]),
+        scheme_dropdown("risk-scatter-scheme"),
     ], className="d-flex align-items-center")
     return html.Div([
         html.H4("Risk & revenue", className="page-title"),
@@ -98,7 +96,7 @@ def layout(**_query: str) -> html.Div:
 def update_bubbles(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     total_customers = customer_kpis(eng, filters)["total_customers"]
     if total_customers == 0:
         return empty_figure(height=380)
@@ -130,7 +128,7 @@ def update_bubbles(query: str | None, scheme: str | None):
 def update_scatter(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     total = customer_kpis(eng, filters)["total_customers"]
     if total == 0:
         return empty_figure(height=340), ""

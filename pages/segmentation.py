@@ -12,13 +12,14 @@ from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
+from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
 from metrics.churn import HIGH_RISK_FROM, churn_by_segment
 from metrics.demographics import DIMENSION_TITLES, demographics, income_spending_medians, income_spending_points
 from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
 from metrics.kpis import customer_kpis
-from metrics.labels import LIFECYCLE_LABELS, SCHEME_TITLES
+from metrics.labels import LIFECYCLE_LABELS
 from metrics.lifecycle import lifecycle_by_month
 from metrics.retention import monthly_retention
 from metrics.trends import trend_by_segment
@@ -54,7 +55,7 @@ def _dropdown(component_id: str, options: dict[str, str], value: str, width: int
 def layout(**_query: str) -> html.Div:
     performance_controls = html.Div([
         html.Span("Segments", className="small me-2"),
-        _dropdown("segmentation-scheme", SCHEME_TITLES, "loyalty", 220),
+        scheme_dropdown("segmentation-scheme"),
         html.Span("Measure", className="small mx-2"),
         _dropdown("segmentation-measure", {k: v[0] for k, v in PERFORMANCE.items()}, "customers", 220),
     ], className="d-flex align-items-center flex-wrap gap-1")
@@ -167,7 +168,7 @@ def update_overview(query: str | None):
 def update_performance(query: str | None, scheme: str | None, measure: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     measure = measure if measure in PERFORMANCE else "customers"
     if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(height=380)
@@ -188,7 +189,7 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
 def update_segment_churn(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
-    scheme = scheme if scheme in SCHEME_TITLES else "loyalty"
+    scheme = chosen_scheme(scheme)
     if customer_kpis(eng, filters)["total_orders"] == 0:
         return empty_figure(height=380)
     frame = churn_by_segment(eng, filters, scheme)
