@@ -39,7 +39,7 @@ from metrics.frames import empty_frame, ratio, safe_div
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import fit_purchase_model, fit_spend_model
 from metrics.segments import check_scheme, customer_segments, segment_column, segmented_mart
-from metrics.selection import filtered_customers, filtered_engagement, filtered_orders
+from metrics.selection import filtered_customers, filtered_engagement, filtered_orders, valid_order
 from metrics.trends import as_timestamps, period_starts
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
@@ -206,7 +206,7 @@ def customer_orders(engine: Engine, filters: Filters, customer_id: int | None) -
     mine = orders.filter(orders.customer_id == _id_literal(cid))
     products = engine.products.select("product_id", "product_name", "category")
     joined = mine.left_join(products, "product_id")
-    joined = joined.mutate(is_valid=~joined.is_returned & ~joined.is_cancelled)
+    joined = joined.mutate(is_valid=valid_order(joined))
     frame = engine.execute(joined.select(*ORDER_COLUMNS).order_by(["order_ts", "order_id"]))
     if frame.empty:
         return empty_frame(ORDER_COLUMNS)

@@ -56,6 +56,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from metrics.schema import TABLES
+from metrics.selection import valid_order
 
 # ----- the fields an input file can provide -----------------------------------------------------------
 
@@ -1467,7 +1468,7 @@ def _build_customers(
 ) -> int:
     import ibis
 
-    valid = orders.filter(~orders.is_returned & ~orders.is_cancelled)
+    valid = orders.filter(valid_order(orders))
     buyers = orders.group_by("customer_id").aggregate(first_ts=orders.order_ts.min())
     revenue = valid.group_by("customer_id").aggregate(revenue=valid.net_revenue.sum())
     keys = lines.group_by("customer_id").aggregate(order_customer_key=lines.customer_key.min())

@@ -71,6 +71,11 @@ def filtered_customers(engine: Engine, filters: Filters) -> ir.Table:
     return selected
 
 
+def valid_order(orders: ir.Table) -> ir.BooleanValue:
+    """A valid order (the sales definition of DESIGN §3): neither returned nor cancelled the same day."""
+    return ~orders.is_returned & ~orders.is_cancelled
+
+
 def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True,
                     whole_history: bool = False) -> ir.Table:
     """Orders of the selected customers in the date range, with ``order_date``, ``is_prime``, ``country``.
@@ -84,7 +89,7 @@ def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True
     hi = ibis.literal(date_key(filters.end))
     predicates = [o.date_key <= hi] if whole_history else [o.date_key.between(lo, hi)]
     if valid_only:
-        predicates += [~o.is_returned, ~o.is_cancelled]
+        predicates.append(valid_order(o))
     orders = o.filter(*predicates)
     c = engine.customers
     customer_predicates = _customer_predicate(c, filters)
@@ -107,7 +112,7 @@ def first_valid_orders(engine: Engine) -> ir.Table:
 
     def compute() -> ir.Table:
         o = engine.orders
-        valid = o.filter(~o.is_returned, ~o.is_cancelled)
+        valid = o.filter(valid_order(o))
         return valid.group_by("customer_id").aggregate(first_order_ever=valid.order_ts.min().date())
 
     return engine.memo(("first_valid_orders",), lambda: engine.materialize(compute()))
