@@ -41,7 +41,7 @@ from metrics.bgnbd import BGNBDModel, BGNBDParams, group_customers, simulate_bgn
 from metrics.churn import at_risk_rate, churn_bands  # noqa: E402
 from metrics.clv import clv_summary, customer_clv  # noqa: E402
 from metrics.engine import Engine  # noqa: E402
-from metrics.mart import customer_mart  # noqa: E402
+from metrics.population import customer_mart  # noqa: E402
 from metrics.selection import default_filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 

@@ -137,9 +137,9 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
         # rewrite the address only when something was corrected (a rewrite adds a history entry)
         new_search: Any = f"?{state.query}" if state.notices else no_update
         f = state.filters
-        scheme_out = f.segment_scheme or scheme
+        scheme_out = f.focus.scheme if f.focus else scheme
         return (new_search, state.query, f.start.isoformat(), f.end.isoformat(), f.prime, list(f.countries),
-                scheme_out, f.segment_label, _segment_options(scheme_out), _notices(state),
+                scheme_out, f.focus.label if f.focus else None, _segment_options(scheme_out), _notices(state),
                 _period_shown(presets, f, period))
 
     scheme_in, segment_in = scheme, segment
@@ -164,7 +164,7 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
     return (new_search, state.query,
             changed(f.start.isoformat(), (start_in or "")[:10]), changed(f.end.isoformat(), (end_in or "")[:10]),
             changed(f.prime, prime), changed(list(f.countries), sorted(countries or [])),
-            changed(scheme, scheme_in), changed(f.segment_label, segment_in),
+            changed(scheme, scheme_in), changed(f.focus.label if f.focus else None, segment_in),
             _segment_options(scheme), _notices(state), changed(_period_shown(presets, f, period), period))
 
 

@@ -72,12 +72,12 @@ def parse_query(query: str | None, eng: Engine | None = None) -> UrlState:
 def read_filters(query: str | None, *, use_segment: bool = True, eng: Engine | None = None) -> Filters:
     """The filters of a page callback. ``None`` (the filter bar has not run yet) stops the callback.
 
-    Pages that compare all segments pass ``use_segment=False`` and ignore a segment filter.
+    Pages that compare all segments pass ``use_segment=False`` and see the scope without the focus.
     """
     if query is None:
         raise PreventUpdate
     filters = parse_query(query, eng).filters
-    return filters if use_segment else filters.without_segment()
+    return filters if use_segment else filters.scope
 
 
 def query_from_controls(start: str | None, end: str | None, prime: str | None, countries: list[str] | None,

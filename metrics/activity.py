@@ -14,10 +14,9 @@ import pyarrow as pa
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.labels import SCHEME_LABELS
 from metrics.mart import ACTIVE_WINDOW_DAYS
-from metrics.segments import check_scheme, customer_segments
-from metrics.selection import filtered_orders
+from metrics.population import customer_segments, orders_in_view, shown_labels
+from metrics.segment_rules import check_scheme
 from metrics.trends import as_timestamps, month_from_index, month_index, month_index_expr
 
 HEATMAP_MEASURES = ("orders", "revenue")
@@ -46,7 +45,7 @@ def activity_heatmap_year_month(engine: Engine, filters: Filters, measure: str =
     month. Columns ``year``, ``month`` (1–12), ``value``: every month of every year the range touches,
     zeros where nothing was ordered (also months outside the range)."""
     _check_measure(measure)
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     value = orders.count() if measure == "orders" else orders.net_revenue.sum()
     grouped = orders.group_by(year=orders.order_date.year(), month=orders.order_date.month()).aggregate(
         value=value)
@@ -60,7 +59,7 @@ def activity_heatmap_weekday_hour(engine: Engine, filters: Filters, measure: str
     ``day_of_week`` (0 = Monday … 6 = Sunday, names in :data:`WEEKDAY_NAMES`), ``hour`` (0–23),
     ``value``: all 7 × 24 cells, zeros where nothing was ordered."""
     _check_measure(measure)
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     value = orders.count() if measure == "orders" else orders.net_revenue.sum()
     grouped = orders.group_by(
         day_of_week=orders.order_ts.day_of_week.index(), hour=orders.order_ts.hour()).aggregate(value=value)
@@ -99,7 +98,7 @@ def monthly_active_customers(engine: Engine, filters: Filters, scheme: str = "lo
         "eval_date": pa.array(list(dates.as_of), pa.date32()),
         "window_start": pa.array(list(dates.window_start), pa.date32()),
     }))
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     monthly = orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
         last_date=orders.order_date.max())
     parts = []
@@ -109,11 +108,11 @@ def monthly_active_customers(engine: Engine, filters: Filters, scheme: str = "lo
             (joined.last_date >= joined.window_start) & (joined.last_date <= joined.eval_date),
         ).select("customer_id", "eval_mi"))
     active = ibis.union(*parts, distinct=True)
-    labels = customer_segments(engine, filters.without_segment(), scheme)
+    labels = customer_segments(engine, filters, scheme)
     labelled = active.inner_join(labels, "customer_id")
     counts = engine.execute(labelled.group_by("eval_mi", "segment").aggregate(customers=labelled.count()))
 
-    grid = dates.merge(pd.DataFrame({"segment": pd.Series(SCHEME_LABELS[scheme], dtype="str")}), how="cross")
+    grid = dates.merge(pd.DataFrame({"segment": pd.Series(shown_labels(filters, scheme), dtype="str")}), how="cross")
     counts = counts.astype({"eval_mi": "int64"}).rename(columns={"eval_mi": "mi"})
     out = grid.merge(counts, on=["mi", "segment"], how="left")
     out["customers"] = out["customers"].fillna(0).astype("int64")

@@ -32,19 +32,20 @@ from metrics.clv import customer_clv, left_join_customers
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
-from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import (
     DEFAULT_TIME_UNIT,
+    GROUP_COLUMNS,
     HIGH_RISK_FROM,
     RISK_BANDS,
+    btyd_groups,
     customer_scores,
     fit_purchase_model,
     fit_spend_model,
     group_scores,
     unit_days,
 )
-from metrics.segments import check_scheme, customer_segments, segmented_mart
-from metrics.selection import filtered_orders
+from metrics.population import customer_mart, customer_segments, orders_in_view, shown_labels
+from metrics.segment_rules import check_scheme
 
 #: "High revenue" in the action table: revenue at or above this quantile of the selection's customers.
 ACTION_REVENUE_QUANTILE = 0.75
@@ -116,14 +117,15 @@ def churn_bands(engine: Engine, filters: Filters) -> pd.DataFrame:
 @memoized
 def at_risk_rate(engine: Engine, filters: Filters) -> float:
     """Customers with churn risk ≥ 0.7 / Total Customers (0 when empty or when no model can be fitted)."""
-    # Churn risk depends only on a customer's (frequency, recency, T), so the fitted groups and their
-    # customer counts give the rate without joining the scores back to every customer.
+    # Churn risk depends only on a customer's (frequency, recency, T), so the scored groups and the
+    # counts of the customers in view per group give the rate without joining scores to every customer.
     fit = fit_purchase_model(engine, filters)
     scores = group_scores(fit)
     if scores.empty:
         return 0.0
-    counts = fit.groups["customers"].to_numpy()
-    at_risk = counts[(1.0 - scores["p_alive"].to_numpy()) >= HIGH_RISK_FROM].sum()
+    groups = btyd_groups(engine, filters)[[*GROUP_COLUMNS, "customers"]].merge(scores, on=list(GROUP_COLUMNS))
+    counts = groups["customers"].to_numpy()
+    at_risk = counts[(1.0 - groups["p_alive"].to_numpy()) >= HIGH_RISK_FROM].sum()
     return safe_div(float(at_risk), float(counts.sum()))
 
 
@@ -136,7 +138,7 @@ def churn_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") 
     fit = fit_purchase_model(engine, filters)
     columns = ["segment", "customers", "revenue", "mean_churn_risk", "at_risk_customers", "at_risk_share",
                "revenue_at_risk"]
-    frame = pd.DataFrame({"segment": list(SCHEME_LABELS[scheme])})
+    frame = pd.DataFrame({"segment": list(shown_labels(filters, scheme))})
     scores = customer_scores(engine, filters)
     if scores is not None:
         labels = customer_segments(engine, filters, scheme)
@@ -166,7 +168,8 @@ ACTION_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "segm
 @memoized
 def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) -> pd.DataFrame:
     """The customers to act on first: **high risk** (churn risk ≥ 0.7) **and high revenue** (revenue in the
-    range at or above the 75th percentile of the selection's customers), sorted by revenue at risk
+    range at or above the 75th percentile of the scope's customers, so a focus only narrows the list),
+    sorted by revenue at risk
     (revenue × churn risk, largest first; ties by customer_id), at most ``limit`` rows.
 
     Columns: ``customer_id``, ``name``, ``country``, ``segment`` (loyalty tier), ``orders``, ``revenue``,
@@ -177,9 +180,10 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
     scores = customer_scores(engine, filters)
     if scores is None:
         return with_message(empty_frame(ACTION_COLUMNS), fit.message)
-    mart = segmented_mart(engine, filters)
+    mart = customer_mart(engine, filters)
     info = mart.select("customer_id", "name", "country", segment=mart.segment_loyalty)
-    threshold = scores.revenue.quantile(ACTION_REVENUE_QUANTILE)
+    scope_scores = customer_scores(engine, filters.scope)
+    threshold = (scope_scores if scope_scores is not None else scores).revenue.quantile(ACTION_REVENUE_QUANTILE)
     high = scores.filter((scores.churn_risk >= HIGH_RISK_FROM) & (scores.revenue >= threshold))
     t = high.inner_join(info, "customer_id")
     clv = customer_clv(engine, filters)
@@ -213,7 +217,8 @@ def fitted_vs_actual(engine: Engine, filters: Filters) -> pd.DataFrame:
     last = filters.days - 1
     grid = np.unique(np.minimum(np.arange(0, last + 7, 7), last))  # day offsets ending each week
     # acquisition: first purchase day offset = last − T in days
-    born = fit.groups.groupby(last - fit.groups.tenure_days).customers.sum()
+    groups = btyd_groups(engine, filters)  # the customers in view, scored by the scope's model
+    born = groups.groupby(last - groups.tenure_days).customers.sum()
     offsets, counts = born.index.to_numpy(float), born.to_numpy(float)
     elapsed = (grid[None, :] - offsets[:, None]) / unit_days(fit.time_unit)
     expected = np.zeros_like(elapsed)
@@ -221,7 +226,7 @@ def fitted_vs_actual(engine: Engine, filters: Filters) -> pd.DataFrame:
     expected[alive] = fit.model.expected_purchases_population(elapsed[alive])
     expected_cumulative = counts @ expected
 
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     days = orders.select("customer_id", "order_date").distinct()
     days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
     repeat = days.filter(days.order_date > days.first_day)

@@ -384,7 +384,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _export_filters(args: argparse.Namespace, engine) -> Any:
-    from metrics.filters import FilterError, Filters
+    from metrics.filters import FilterError, Filters, SegmentFocus
     from metrics.selection import default_filters
 
     default = default_filters(engine)
@@ -404,11 +404,10 @@ def _export_filters(args: argparse.Namespace, engine) -> Any:
         if not sep:
             raise CliError("--segment expects SCHEME=LABEL, e.g. loyalty='Top Tier'", EXIT_USAGE)
     try:
+        focus = SegmentFocus.of(scheme.strip(), label.strip()) if args.segment else filters.focus
         return Filters(
             start=args.start or filters.start, end=args.end or filters.end, prime=args.prime or filters.prime,
-            countries=tuple(args.country) or filters.countries,
-            segment_scheme=scheme.strip() if scheme else filters.segment_scheme,
-            segment_label=label.strip() if label else filters.segment_label)
+            countries=tuple(args.country) or filters.countries, focus=focus)
     except FilterError as exc:
         raise CliError(f"invalid filter: {exc}", EXIT_USAGE) from exc
 

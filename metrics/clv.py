@@ -36,7 +36,6 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import ratio
-from metrics.labels import SCHEME_LABELS
 from metrics.mart import MONEY_DECIMALS
 from metrics.model_inputs import (
     GROUP_COLUMNS,
@@ -49,8 +48,9 @@ from metrics.model_inputs import (
     months_back,
     repeat_spend,
 )
-from metrics.segments import check_scheme, customer_segments
-from metrics.selection import date_key, filtered_orders
+from metrics.population import customer_segments, orders_in_view, shown_labels
+from metrics.segment_rules import check_scheme
+from metrics.selection import date_key
 
 CLV_CLASSES: tuple[str, ...] = ("Growing", "Maintaining", "Declining")
 #: Relative change of predicted vs last-12-month sales beyond which a customer is Growing / Declining.
@@ -84,7 +84,7 @@ def clv_class_expr(predicted: ir.FloatingValue, last: ir.FloatingValue) -> ir.St
 
 def last_12m_sales_expr(engine: Engine, filters: Filters) -> ir.Table:
     """``customer_id``, ``last_12m_sales``: valid revenue in the 12 months ending at the as-of date."""
-    history = filtered_orders(engine, filters, whole_history=True)
+    history = orders_in_view(engine, filters, whole_history=True)
     since = date_key(months_back(filters.as_of, 12))
     recent = history.filter(history.date_key > ibis.literal(since))
     return recent.group_by("customer_id").aggregate(
@@ -183,7 +183,7 @@ def clv_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") ->
     check_scheme(scheme)
     clv = customer_clv(engine, filters)
     t = clv.inner_join(customer_segments(engine, filters, scheme), "customer_id")
-    grid = pd.MultiIndex.from_product([SCHEME_LABELS[scheme], CLV_CLASSES], names=["segment", "clv_class"])
+    grid = pd.MultiIndex.from_product([shown_labels(filters, scheme), CLV_CLASSES], names=["segment", "clv_class"])
     frame = grid.to_frame(index=False).merge(engine.execute(_aggregate(t, ["segment", "clv_class"])),
                                              on=["segment", "clv_class"], how="left")
     frame = _finish(frame)

@@ -7,9 +7,9 @@ Every number of a profile is the one the other pages use for that customer under
 - **orders, revenue, first / last order, recency, AOV** come from the customer mart (valid orders in the
   range; AOV = revenue / orders; recency = days from the last valid order to the as-of date, the end of
   the range);
-- **R, F, M scores and segment labels** come from the scored mart (:func:`metrics.segments.segmented_mart`):
-  quintiles *within the selected customers*, so the same customer can score differently under other
-  filters;
+- **R, F, M scores and segment labels** come from the labelled mart (:func:`metrics.population.customer_mart`):
+  quintiles *within the scope's customers*, so the same customer can score differently under another
+  date range, Prime choice or countries (never under another segment focus);
 - **churn risk / P(alive)** come from the BG/NBD model fitted on the range (:mod:`metrics.churn`), and
   **predicted CLV, expected purchases and the CLV class** from the CLV table (:mod:`metrics.clv`).
 
@@ -38,8 +38,9 @@ from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import fit_purchase_model, fit_spend_model
-from metrics.segments import check_scheme, customer_segments, segment_column, segmented_mart
-from metrics.selection import filtered_customers, filtered_engagement, filtered_orders, valid_order
+from metrics.population import customer_mart, engagement_in_view, orders_in_view, people_in_view
+from metrics.segment_rules import check_scheme, segment_column
+from metrics.selection import valid_order
 from metrics.trends import as_timestamps, period_starts
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
@@ -147,7 +148,7 @@ def customer_profile(engine: Engine, filters: Filters, customer_id: int) -> dict
         return out
     out["customer_id"] = cid
     people = engine.customers
-    selected = filtered_customers(engine, filters).filter(lambda t: t.customer_id == _id_literal(cid))
+    selected = people_in_view(engine, filters).filter(lambda t: t.customer_id == _id_literal(cid))
     person = people.filter(people.customer_id == _id_literal(cid))
     person = person.select(*ATTRIBUTE_KEYS, in_selection=person.customer_id.isin(selected.customer_id))
     attributes = _one_row(engine, person)
@@ -161,7 +162,7 @@ def customer_profile(engine: Engine, filters: Filters, customer_id: int) -> dict
                    message=f"Customer {cid} is outside the selected filters (Prime choice, countries or segment).")
         return out
 
-    mart = segmented_mart(engine, filters)
+    mart = customer_mart(engine, filters)
     row = _one_row(engine, mart.filter(mart.customer_id == _id_literal(cid)).select(
         *[key for key in MART_KEYS if key != "aov"], *SCORE_KEYS, *SEGMENT_KEYS))
     if row is None:
@@ -202,7 +203,7 @@ def customer_orders(engine: Engine, filters: Filters, customer_id: int | None) -
     cid = parse_customer_id(customer_id)
     if cid is None:
         return empty_frame(ORDER_COLUMNS)
-    orders = filtered_orders(engine, filters, valid_only=False)
+    orders = orders_in_view(engine, filters, valid_only=False)
     mine = orders.filter(orders.customer_id == _id_literal(cid))
     products = engine.products.select("product_id", "product_name", "category")
     joined = mine.left_join(products, "product_id")
@@ -229,11 +230,11 @@ def customer_engagement(engine: Engine, filters: Filters, customer_id: int | Non
     cid = parse_customer_id(customer_id)
     if cid is None:
         return empty_frame(ENGAGEMENT_COLUMNS)
-    e = filtered_engagement(engine, filters)
+    e = engagement_in_view(engine, filters)
     e = e.filter(e.customer_id == _id_literal(cid))
     activity = engine.execute(e.select("month", "web_visits", "emails_sent", "emails_opened", "cart_adds",
                                        "cart_abandons"))
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     orders = orders.filter(orders.customer_id == _id_literal(cid))
     monthly = engine.execute(orders.group_by(month=orders.order_date.truncate("M")).aggregate(
         orders=orders.count(), revenue=orders.net_revenue.sum()))
@@ -261,7 +262,7 @@ def value_loyalty_points(engine: Engine, filters: Filters, scheme: str = "loyalt
     """One point per customer for the value-vs-loyalty scatter: ``customer_id``, ``orders`` (valid orders
     in the range: loyalty), ``revenue`` (their net revenue: value), ``churn_risk`` (1 − P(alive) from the
     range's BG/NBD model; NaN when no model could be fitted) and ``segment`` (the customer's label in
-    ``scheme``, computed on the range's customers before any segment filter).
+    ``scheme``, assigned on the scope's customers).
 
     With more than ``sample`` customers, a deterministic sample of ``sample`` of them is drawn in the
     engine, as in :func:`metrics.demographics.income_spending_points`: customers ordered by the hash
@@ -269,9 +270,8 @@ def value_loyalty_points(engine: Engine, filters: Filters, scheme: str = "loyalt
     and seed always give the same points, and no full customer list is pulled. Rows sorted by customer_id.
     """
     check_scheme(scheme)
-    mart = segmented_mart(engine, filters)
-    labels = customer_segments(engine, filters.without_segment(), scheme)
-    points = mart.select("customer_id", "orders", "revenue").inner_join(labels, "customer_id")
+    mart = customer_mart(engine, filters)
+    points = mart.select("customer_id", "orders", "revenue", segment=mart[segment_column(scheme)])
     key = sample_key(points.customer_id, seed)
     chosen = points.order_by([key, points.customer_id]).limit(max(int(sample), 0))
     churn = customer_churn(engine, filters).select("customer_id", risk=lambda t: t.churn_risk)

@@ -13,9 +13,8 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, scalar
-from metrics.mart import customer_mart
+from metrics.population import customer_mart, customer_segments
 from metrics.schema import ACQUISITION_CHANNELS, AGE_GROUPS, CATEGORIES, GENDERS
-from metrics.segments import customer_segments
 
 #: dimension -> its values in display order (None: countries, ordered by customers).
 DIMENSIONS: dict[str, tuple[str, ...] | None] = {
@@ -78,12 +77,12 @@ def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float
     """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
     quadrants (the split lines of the scatter): over the customers of the range, before any segment
     filter, as in :func:`metrics.segments.income_spending_label`. 0 for an empty selection."""
-    return dict(_income_spending_medians(engine, filters.without_segment()))  # a copy of the cached dict
+    return dict(_income_spending_medians(engine, filters.scope))  # a copy of the cached dict
 
 
 @memoized
 def _income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
-    mart = customer_mart(engine, filters.without_segment())
+    mart = customer_mart(engine, filters.scope)
     row = engine.execute(mart.aggregate(
         annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
     return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}
@@ -112,7 +111,7 @@ def income_spending_points(engine: Engine, filters: Filters, sample: int = 5000,
     columns = {"customer_id": "int64", "annual_income": "float64", "spending_score": "int64",
                "revenue": "float64", "segment": "str"}
     mart = customer_mart(engine, filters)
-    labels = customer_segments(engine, filters.without_segment(), "income_spending")
+    labels = customer_segments(engine, filters, "income_spending")
     points = mart.select("customer_id", "annual_income", "spending_score", "revenue").inner_join(
         labels, "customer_id")
     key = sample_key(points.customer_id, seed)

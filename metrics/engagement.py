@@ -22,9 +22,9 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
-from metrics.labels import SCHEME_LABELS
-from metrics.segments import check_scheme, customer_segments
-from metrics.selection import buyer_ids, filtered_customers, filtered_engagement
+from metrics.population import customer_segments, engagement_in_view, people_in_view, shown_labels
+from metrics.segment_rules import check_scheme
+from metrics.selection import buyer_ids
 from metrics.trends import as_timestamps, period_starts
 
 #: Segment given to customers with engagement rows but no valid order in the range (they are not in the
@@ -41,12 +41,12 @@ def is_active_engagement(e: ir.Table) -> ir.BooleanValue:
 
 def prospects(engine: Engine, filters: Filters) -> ir.Table:
     """dim_customer rows of the selected customers with no valid order ever up to the as-of date."""
-    return filtered_customers(engine, filters).anti_join(buyer_ids(engine, filters), "customer_id")
+    return people_in_view(engine, filters).anti_join(buyer_ids(engine, filters), "customer_id")
 
 
 def engaged_prospects(engine: Engine, filters: Filters) -> ir.Table:
     """``customer_id`` of the prospects with active engagement in a month the range touches."""
-    e = filtered_engagement(engine, filters)
+    e = engagement_in_view(engine, filters)
     active = e.filter(is_active_engagement(e)).select("customer_id").distinct()
     return active.semi_join(prospects(engine, filters).select("customer_id"), "customer_id")
 
@@ -66,8 +66,8 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
     Every month × label is present, zeros where nobody engaged; ratios are 0 when their denominator is 0.
     """
     check_scheme(scheme)
-    e = filtered_engagement(engine, filters)
-    labels = customer_segments(engine, filters.without_segment(), scheme)
+    e = engagement_in_view(engine, filters)
+    labels = customer_segments(engine, filters, scheme)
     joined = e.left_join(labels, e.customer_id == labels.customer_id).select(
         e.month,
         e.customer_id,
@@ -81,7 +81,8 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
     )
     frame = engine.execute(grouped)
     frame["month"] = as_timestamps(frame["month"]).to_numpy()
-    segments = pd.DataFrame({"segment": pd.Series([*SCHEME_LABELS[scheme], NO_ORDERS_LABEL], dtype="str")})
+    no_orders = () if filters.focus is not None else (NO_ORDERS_LABEL,)  # a focus holds only labelled buyers
+    segments = pd.DataFrame({"segment": pd.Series([*shown_labels(filters, scheme), *no_orders], dtype="str")})
     out = _months(filters).merge(segments, how="cross").merge(frame, on=["month", "segment"], how="left")
     counts = ["customers", *ENGAGEMENT_MEASURES]
     out[counts] = out[counts].fillna(0).astype("int64")
@@ -105,7 +106,7 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
 
 def _customer_engagement(engine: Engine, filters: Filters) -> ir.Table:
     """Per selected customer with engagement rows in the range: totals and the last active month."""
-    e = filtered_engagement(engine, filters)
+    e = engagement_in_view(engine, filters)
     return e.group_by("customer_id").aggregate(
         cart_abandons=e.cart_abandons.sum(),
         web_visits=e.web_visits.sum(),
@@ -126,13 +127,13 @@ def prospects_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
     Columns ``people``, ``engaged`` (active engagement in the range), ``with_cart_abandon`` (≥ 1 cart
     abandon in the range), ``cart_abandons``, ``web_visits`` (sums over the range) and ``abandon_share`` =
     with_cart_abandon / people. Both rows always present."""
-    people = filtered_customers(engine, filters)
     buyers = buyer_ids(engine, filters)
-    people = people.mutate(is_buyer=people.customer_id.isin(buyers.customer_id))
+    persons = people_in_view(engine, filters)
+    persons = persons.mutate(is_buyer=persons.customer_id.isin(buyers.customer_id))
     per_customer = _customer_engagement(engine, filters)
-    joined = people.left_join(per_customer, people.customer_id == per_customer.customer_id).select(
-        people.is_buyer,
-        counted=people.is_buyer | (people.signup_date <= ibis.literal(filters.as_of))
+    joined = persons.left_join(per_customer, persons.customer_id == per_customer.customer_id).select(
+        persons.is_buyer,
+        counted=persons.is_buyer | (persons.signup_date <= ibis.literal(filters.as_of))
         | per_customer.customer_id.notnull(),
         cart_abandons=per_customer.cart_abandons.fill_null(0),
         web_visits=per_customer.web_visits.fill_null(0),
@@ -171,9 +172,9 @@ def cart_abandoners(engine: Engine, filters: Filters, limit: int = 100) -> pd.Da
         "last_active_month": "datetime64[ns]",
     }
     per_customer = _customer_engagement(engine, filters)
-    people = prospects(engine, filters)
+    prospect_rows = prospects(engine, filters)
     joined = per_customer.filter(per_customer.cart_abandons > 0).inner_join(
-        people.select("customer_id", "name", "country"), "customer_id"
+        prospect_rows.select("customer_id", "name", "country"), "customer_id"
     )
     ranked = joined.order_by([ibis.desc("cart_abandons"), ibis.desc("web_visits"), "customer_id"])
     frame = engine.execute(ranked.select(*columns).limit(max(int(limit), 0)))

@@ -1,9 +1,15 @@
-"""The one filter value that flows from the URL to every query.
+"""The one filter value that flows from the URL to every query: a *scope* plus an optional *focus*.
+
+- The **scope** is the date range, the Prime choice and the countries: the population whose customers are
+  counted, scored and segmented. :mod:`metrics.selection` and the customer mart see only the scope.
+- The **segment focus** (:class:`SegmentFocus`: a scheme and one of its labels) narrows what every view
+  counts to the scope's customers holding that label. Segments are always assigned on the scope's
+  population, never recomputed inside the focus; :mod:`metrics.population` is the one place that labels
+  the scope and narrows it to the focus.
 
 A :class:`Filters` is immutable and hashable (it is the memoisation key). It is built from a URL query
 string with :meth:`Filters.from_query`, which never raises: invalid values are replaced by defaults and
-reported as notices the app shows. The filters are *applied* to data in one place only,
-:mod:`metrics.selection`.
+reported as notices the app shows. In a URL the focus is ``scheme=…&segment=…``.
 """
 
 from __future__ import annotations
@@ -34,8 +40,33 @@ def _as_date(value: date | str) -> date:
 
 
 @dataclass(frozen=True)
+class SegmentFocus:
+    """One label of one segmentation scheme, e.g. ``SegmentFocus("loyalty", "Top Tier")``."""
+
+    scheme: str
+    label: str
+
+    def __post_init__(self) -> None:
+        labels = SCHEME_LABELS.get(self.scheme)
+        if labels is None:
+            raise FilterError(f"unknown segment scheme {self.scheme!r}")
+        if self.label not in labels:
+            raise FilterError(f"{self.label!r} is not a label of the {self.scheme} scheme")
+
+    @classmethod
+    def of(cls, scheme: str | None, label: str | None) -> SegmentFocus | None:
+        """The focus of a scheme and label, or None when both are missing (one alone is an error)."""
+        if scheme is None and label is None:
+            return None
+        if scheme is None or label is None:
+            raise FilterError("a segment focus needs both a scheme and a label")
+        return cls(scheme, label)
+
+
+@dataclass(frozen=True)
 class Filters:
-    """Date range (inclusive), Prime segment, countries (empty = all) and an optional segment.
+    """Scope (date range, both ends included; Prime choice; countries, empty = all) and an optional
+    segment focus.
 
     The as-of date of every recency-based metric is ``end``.
     """
@@ -44,8 +75,7 @@ class Filters:
     end: date
     prime: str = "All"
     countries: tuple[str, ...] = field(default=())
-    segment_scheme: str | None = None
-    segment_label: str | None = None
+    focus: SegmentFocus | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", _as_date(self.start))
@@ -62,14 +92,8 @@ class Filters:
             raise FilterError(f"at most {MAX_COUNTRIES} countries can be selected")
         if any(not isinstance(c, str) or not c or len(c) > 60 for c in self.countries):
             raise FilterError("country names must be non-empty text of at most 60 characters")
-        if (self.segment_scheme is None) != (self.segment_label is None):
-            raise FilterError("a segment filter needs both a scheme and a label")
-        if self.segment_scheme is not None:
-            labels = SCHEME_LABELS.get(self.segment_scheme)
-            if labels is None:
-                raise FilterError(f"unknown segment scheme {self.segment_scheme!r}")
-            if self.segment_label not in labels:
-                raise FilterError(f"{self.segment_label!r} is not a label of the {self.segment_scheme} scheme")
+        if self.focus is not None and not isinstance(self.focus, SegmentFocus):
+            raise FilterError("focus must be a SegmentFocus or None")
 
     # ----- derived values -------------------------------------------------------------------------
     @property
@@ -81,24 +105,28 @@ class Filters:
         """Length of the range in days, both ends included."""
         return (self.end - self.start).days + 1
 
+    @property
+    def scope(self) -> Filters:
+        """The same filters without the focus: the population segments are assigned on."""
+        return self if self.focus is None else replace(self, focus=None)
+
     def previous(self) -> Filters:
-        """The immediately preceding range of equal length, same other filters (for deltas)."""
+        """The immediately preceding range of equal length, same other filters (for deltas). A focus is
+        kept: its previous figures are those of the customers holding the label in the previous scope."""
         end = self.start - timedelta(days=1)
         return replace(self, start=end - timedelta(days=self.days - 1), end=end)
 
-    def without_segment(self) -> Filters:
-        return replace(self, segment_scheme=None, segment_label=None)
-
-    def with_segment(self, scheme: str | None, label: str | None) -> Filters:
-        return replace(self, segment_scheme=scheme, segment_label=label)
+    def with_focus(self, scheme: str | None, label: str | None) -> Filters:
+        """These filters focused on ``label`` of ``scheme`` (both None: no focus)."""
+        return replace(self, focus=SegmentFocus.of(scheme, label))
 
     def describe(self) -> str:
         """Short text for file names and titles, e.g. ``2024-01-01_2024-12-31_Prime_DE-FR``."""
         parts = [self.start.isoformat(), self.end.isoformat(), self.prime.replace("-", "")]
         if self.countries:
             parts.append("-".join(c.replace(" ", "")[:12] for c in self.countries[:5]))
-        if self.segment_label:
-            parts.append(self.segment_label.replace(" ", "").replace("/", "").replace("'", ""))
+        if self.focus is not None:
+            parts.append(self.focus.label.replace(" ", "").replace("/", "").replace("'", ""))
         return "_".join(parts)
 
     # ----- URL round trip -------------------------------------------------------------------------
@@ -108,8 +136,8 @@ class Filters:
         if self.prime != "All":
             pairs.append(("prime", self.prime))
         pairs.extend(("country", c) for c in self.countries)
-        if self.segment_scheme:
-            pairs += [("scheme", self.segment_scheme), ("segment", self.segment_label or "")]
+        if self.focus is not None:
+            pairs += [("scheme", self.focus.scheme), ("segment", self.focus.label)]
         return urlencode(pairs)
 
     @classmethod
@@ -204,7 +232,7 @@ class Filters:
             notices.append("Ignored an unknown segment selection.")
             scheme = label = None
         try:
-            return cls(start, end, prime, tuple(countries), scheme, label), notices
+            return cls(start, end, prime, tuple(countries), SegmentFocus.of(scheme, label)), notices
         except FilterError as exc:  # defensive: every value was checked above
             notices.append(f"Filters reset to defaults ({exc}).")
             return default, notices

@@ -16,7 +16,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import relative_change, safe_div, scalar
 from metrics.labels import FREQUENCY_BANDS
-from metrics.mart import customer_mart
+from metrics.population import customer_mart
 
 #: Target line drawn on the repeat-rate gauge.
 REPEAT_RATE_TARGET = 0.40

@@ -29,7 +29,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.labels import LIFECYCLE_LABELS
-from metrics.selection import filtered_orders
+from metrics.population import orders_in_view
 from metrics.trends import as_timestamps, month_from_index, month_index, month_index_expr
 
 VIP_MIN_ORDERS = 6
@@ -42,7 +42,7 @@ def _label_intervals(engine: Engine, filters: Filters) -> ir.Table:
     """``segment``, ``first_month``, ``last_month`` (month indexes, both included, clipped to the range):
     one row per customer, label and stretch of months in which the customer has that label."""
     start_mi, end_mi = month_index(filters.start), month_index(filters.end)
-    orders = filtered_orders(engine, filters, whole_history=True)
+    orders = orders_in_view(engine, filters, whole_history=True)
     monthly = orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
         n=orders.count())
     by_customer = ibis.window(group_by=monthly.customer_id, order_by=monthly.mi)  # mi unique per customer

@@ -1,18 +1,19 @@
-"""The customer mart: one row per customer with at least one valid order in the selected range.
+"""The customer mart of a scope: one row per customer with at least one valid order in the range.
 
-Everything a page shows about customers derives from it, and it is computed once per filter state
-(materialised by the engine, memoised), so a filter change costs one pass over the orders.
+Everything a page shows about customers derives from it, and it is computed once per scope
+(materialised by the engine, memoised), so a filter change costs one pass over the orders. It sees only
+the scope (:attr:`Filters.scope`): metrics read it labelled and narrowed to the segment focus through
+:func:`metrics.population.customer_mart`.
 """
 
 from __future__ import annotations
 
 import ibis
 import ibis.expr.types as ir
-import pandas as pd
 
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.selection import filtered_orders, first_valid_orders
+from metrics.selection import first_valid_orders, scope_orders
 
 #: Customers whose last valid order is within this many days of the as-of date are "active".
 ACTIVE_WINDOW_DAYS = 30
@@ -39,7 +40,7 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     - customer attributes from dim_customer (Prime, country, demographics, income, spending score)
     """
     as_of = ibis.literal(filters.as_of)
-    orders = filtered_orders(engine, filters)
+    orders = scope_orders(engine, filters)
     per_customer = orders.group_by("customer_id").aggregate(
         orders=orders.count(),
         order_days=orders.order_date.nunique(),
@@ -67,12 +68,7 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     ).order_by("customer_id")
 
 
-def customer_mart(engine: Engine, filters: Filters) -> ir.Table:
-    """The materialised mart for a filter state (memoised)."""
-    return engine.memo(("customer_mart", filters), lambda: engine.materialize(customer_mart_expr(engine, filters)))
-
-
-def customer_mart_frame(engine: Engine, filters: Filters, limit: int | None = None) -> pd.DataFrame:
-    """The mart as pandas (for small selections, exports and tests); ``limit`` caps the rows."""
-    mart = customer_mart(engine, filters)
-    return engine.execute(mart.limit(limit) if limit else mart)
+def scope_mart(engine: Engine, filters: Filters) -> ir.Table:
+    """The materialised mart of the filters' scope (memoised per scope: the focus plays no part)."""
+    scope = filters.scope
+    return engine.memo(("customer_mart", scope), lambda: engine.materialize(customer_mart_expr(engine, scope)))

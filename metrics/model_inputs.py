@@ -8,8 +8,10 @@ BTYD triple of :mod:`metrics.mart`:
 - ``recency`` t_x = ``span_days`` (first → last order day in the range),
 - ``T`` = ``tenure_days`` (first order day in the range → the as-of date, the end of the range).
 
-The model is fitted *on the range*: a customer's "birth" is their first valid order in the range, so
-a narrower range fits the same model to a shorter window (history before the range is not used).
+The model is fitted *on the range* and *on the scope*: a customer's "birth" is their first valid order
+in the range, so a narrower range fits the same model to a shorter window (history before the range is
+not used). A segment focus does not refit: the scope's models score the focus's customers, so a
+customer's churn risk and CLV are the same whichever segment is in focus.
 
 **Time unit.** Weeks by default (days / 7, :data:`DEFAULT_TIME_UNIT`): the fitted α and every
 horizon are in weeks, which is the unit of the BTYD literature (CDNOW) and keeps α of order one. The
@@ -58,8 +60,8 @@ from metrics.bgnbd import BGNBDModel, ModelFitError
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
-from metrics.mart import MONEY_DECIMALS, customer_mart
-from metrics.selection import filtered_orders
+from metrics.mart import MONEY_DECIMALS
+from metrics.population import customer_mart, orders_in_view
 
 #: Days per model time unit.
 TIME_UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -125,7 +127,7 @@ def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_
 def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per repeat buyer of the selection: ``customer_id``, ``frequency`` (repeat purchase days) and
     ``monetary_value`` (mean net revenue per repeat purchase day), as an Ibis expression."""
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
     days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
     repeat = days.order_date > days.first_day
@@ -160,7 +162,8 @@ class SpendInputs:
 
 def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEND_CUSTOMERS) -> SpendInputs:
     """Repeat buyers' (x, mean repeat-day value) grouped in the engine; a hash sample of about
-    ``max_customers`` when there are more (memoised per filter state)."""
+    ``max_customers`` when there are more (memoised per scope: the spend model is the scope's)."""
+    filters = filters.scope
 
     def compute() -> SpendInputs:
         spend = repeat_spend(engine, filters)
@@ -222,7 +225,8 @@ class SpendModelFit:
 def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> PurchaseModelFit:
     """BG/NBD fitted with weights on the engine-side groups of the filter state (memoised per state and
     unit). Never raises for data reasons: an empty selection, a single customer or too few repeat
-    buyers give ``model=None`` and a message saying why."""
+    buyers give ``model=None`` and a message saying why. Fitted on the scope (a focus does not refit)."""
+    filters = filters.scope
 
     def compute() -> PurchaseModelFit:
         started = time.perf_counter()
@@ -247,7 +251,9 @@ def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAUL
 
 def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
     """Gamma-Gamma fitted on the repeat buyers' mean repeat-day value (memoised per filter state), with
-    the frequency–monetary correlation check (the model assumes the two are independent)."""
+    the frequency–monetary correlation check (the model assumes the two are independent). Fitted on the
+    scope (a focus does not refit)."""
+    filters = filters.scope
 
     def compute() -> SpendModelFit:
         inputs = spend_inputs(engine, filters)
@@ -315,9 +321,9 @@ SCORE_COLUMNS = ("customer_id", "orders", "revenue", "frequency", "recency_days"
 
 
 def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> ir.Table | None:
-    """The mart's customers with ``p_alive``, ``churn_risk`` (= 1 − p_alive), ``risk_band`` and
-    ``expected_purchases_12m``: the group scores joined back in the engine and materialised once per
-    filter state. ``None`` when the model could not be fitted (see :func:`fit_purchase_model`)."""
+    """The customers in view with ``p_alive``, ``churn_risk`` (= 1 − p_alive), ``risk_band`` and
+    ``expected_purchases_12m``: the scope model's group scores joined back in the engine and materialised
+    once per filter state. ``None`` when the model could not be fitted (see :func:`fit_purchase_model`)."""
     fit = fit_purchase_model(engine, filters, time_unit)
     if fit.model is None:
         return None

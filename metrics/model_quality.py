@@ -29,9 +29,9 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div, scalar
-from metrics.mart import customer_mart
 from metrics.model_inputs import GROUP_COLUMNS, fit_purchase_model, months_back, unit_days
-from metrics.selection import date_key, filtered_orders
+from metrics.population import customer_mart, orders_in_view
+from metrics.selection import date_key
 
 #: The calibration period must be at least this long for the check to run.
 MIN_CALIBRATION_DAYS = 90
@@ -70,7 +70,11 @@ def holdout_check(engine: Engine, filters: Filters, holdout_months: int = 6) -> 
     ``predicted_cumulative``; week k ends 7k days after the calibration end, the last one at the as-of
     date) and ``by_frequency`` (DataFrame: ``frequency`` "0" … "6", "7+", ``customers``, ``actual_mean``,
     ``predicted_mean``, ``actual_total``, ``predicted_total``; every row present, zeros kept).
+
+    It checks the scope's model, which scores every view of the scope, so a segment focus does not change
+    it.
     """
+    filters = filters.scope
     holdout_months = int(holdout_months)
     if holdout_months < 1:
         return _result(filters, holdout_months, "The holdout period must be at least one month.")
@@ -98,7 +102,7 @@ def holdout_check(engine: Engine, filters: Filters, holdout_months: int = 6) -> 
     mart = customer_mart(engine, calibration)
     customers = mart.select("customer_id", *GROUP_COLUMNS).inner_join(scores, list(GROUP_COLUMNS))
 
-    orders = filtered_orders(engine, filters.without_segment(), whole_history=True)
+    orders = orders_in_view(engine, filters, whole_history=True)
     later = orders.filter(orders.date_key > ibis.literal(date_key(cal_end)))
     later_days = later.select("customer_id", "order_date").distinct().semi_join(mart, "customer_id")
     actual = later_days.group_by("customer_id").aggregate(actual=later_days.count())

@@ -29,8 +29,7 @@ from metrics.engagement import engaged_prospects
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import relative_change, safe_div, scalar
-from metrics.mart import customer_mart
-from metrics.selection import filtered_orders
+from metrics.population import customer_mart, orders_in_view
 
 
 class RepeatMetric(NamedTuple):
@@ -93,7 +92,7 @@ def _new_repeat_summary(engine: Engine, filters: Filters) -> dict[str, float]:
         repeat_span_days=mart.span_days.sum(),  # 0 for one-order customers
     )).iloc[0]
 
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     sequence = ibis.row_number().over(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
     numbered = orders.mutate(sequence=sequence)
     repeat_sales = engine.execute(numbered.filter(numbered.sequence > 0).net_revenue.sum())

@@ -32,9 +32,9 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
-from metrics.labels import SCHEME_LABELS
-from metrics.segments import check_scheme, customer_segments
-from metrics.selection import date_key, filtered_orders
+from metrics.population import customer_segments, orders_in_view, shown_labels
+from metrics.segment_rules import check_scheme
+from metrics.selection import date_key
 from metrics.trends import as_timestamps, month_from_index, month_index, month_index_expr
 
 #: A customer is active at a day when they have a valid order in the trailing window of this many days.
@@ -60,7 +60,7 @@ def active_at_month_ends(engine: Engine, filters: Filters) -> ir.Table:
     """``customer_id``, ``mi``: the selected customers active at the end of month ``mi`` (one row each),
     for the month before the range and every month of it."""
     ends = _month_ends(filters)
-    history = filtered_orders(engine, filters, whole_history=True)
+    history = orders_in_view(engine, filters, whole_history=True)
     history = history.filter(history.date_key >= ibis.literal(date_key(ends.window_start.min())))
     days = history.select("customer_id", "order_date").distinct()
     cal = ibis.memtable(ends)
@@ -96,14 +96,14 @@ def monthly_retention(engine: Engine, filters: Filters, scheme: str | None = Non
     months = np.arange(month_index(filters.start), month_index(filters.end) + 1, dtype="int64")
     grid = pd.DataFrame({"mi": months})
     if scheme is not None:
-        grid = grid.merge(pd.DataFrame({"segment": list(SCHEME_LABELS[scheme])}), how="cross")
+        grid = grid.merge(pd.DataFrame({"segment": list(shown_labels(filters, scheme))}), how="cross")
     out = grid.merge(frame, on=keys, how="left").fillna({"active_start": 0, "retained": 0})
     out = out.astype({"active_start": "int64", "retained": "int64"})
     out["retention"] = ratio(out.retained, out.active_start)
     out["month"] = as_timestamps([month_from_index(int(m)) for m in out.mi]).to_numpy()
     columns = ["month", "segment", "active_start", "retained", "retention"] if scheme else list(RETENTION_COLUMNS)
     if scheme is not None:
-        order = {label: i for i, label in enumerate(SCHEME_LABELS[scheme])}
+        order = {label: i for i, label in enumerate(shown_labels(filters, scheme))}
         out = out.sort_values(["mi", "segment"], key=lambda s: s.map(order) if s.name == "segment" else s)
         out["segment"] = out["segment"].astype("str")
     return out[columns].reset_index(drop=True)
@@ -125,7 +125,7 @@ def cohort_retention(engine: Engine, filters: Filters, max_months: int = 24) -> 
     max_months = int(max_months)
     if max_months < 0:
         raise ValueError("max_months must be >= 0")
-    history = filtered_orders(engine, filters, whole_history=True)
+    history = orders_in_view(engine, filters, whole_history=True)
     months = history.select("customer_id", mi=month_index_expr(history.order_date),
                             order_date=history.order_date)
     firsts = months.group_by("customer_id").aggregate(first_date=months.order_date.min(), cohort_mi=months.mi.min())

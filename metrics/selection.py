@@ -1,8 +1,9 @@
-"""The single place where a :class:`~metrics.filters.Filters` value is applied to data.
+"""The single place where the *scope* of a :class:`~metrics.filters.Filters` value is applied to data.
 
-Every metric reads orders, customers or engagement through these functions, so a filter means the same
-thing on every page: the date range (both ends included), the Prime choice, the countries and an
-optional segment. Filter values enter the queries as Ibis literals (bound values), never as SQL text.
+The scope is the date range (both ends included), the Prime choice and the countries. These functions
+read nothing else: a segment focus is applied on top of them, in :mod:`metrics.population`, which is
+where metrics read their customers, orders and engagement from. Filter values enter the queries as Ibis
+literals (bound values), never as SQL text.
 """
 
 from __future__ import annotations
@@ -61,14 +62,11 @@ def _customer_predicate(customers: ir.Table, filters: Filters) -> list[ir.Boolea
     return predicates
 
 
-def filtered_customers(engine: Engine, filters: Filters) -> ir.Table:
-    """dim_customer rows of the selected Prime choice, countries and segment (buyers and prospects)."""
+def scope_customers(engine: Engine, filters: Filters) -> ir.Table:
+    """dim_customer rows of the scope's Prime choice and countries (buyers and prospects)."""
     c = engine.customers
     predicates = _customer_predicate(c, filters)
-    selected = c.filter(*predicates) if predicates else c
-    if filters.segment_scheme is not None:
-        selected = selected.semi_join(_segment_members(engine, filters), "customer_id")
-    return selected
+    return c.filter(*predicates) if predicates else c
 
 
 def valid_order(orders: ir.Table) -> ir.BooleanValue:
@@ -76,9 +74,9 @@ def valid_order(orders: ir.Table) -> ir.BooleanValue:
     return ~orders.is_returned & ~orders.is_cancelled
 
 
-def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True,
-                    whole_history: bool = False) -> ir.Table:
-    """Orders of the selected customers in the date range, with ``order_date``, ``is_prime``, ``country``.
+def scope_orders(engine: Engine, filters: Filters, *, valid_only: bool = True,
+                 whole_history: bool = False) -> ir.Table:
+    """Orders of the scope's customers in the date range, with ``order_date``, ``is_prime``, ``country``.
 
     ``valid_only`` drops returned and same-day-cancelled orders (the sales definition of DESIGN §3).
     ``whole_history`` keeps every order up to the as-of date instead of the range (for "first order
@@ -96,8 +94,6 @@ def filtered_orders(engine: Engine, filters: Filters, *, valid_only: bool = True
     customers = (c.filter(*customer_predicates) if customer_predicates else c).select(
         "customer_id", "is_prime", "country")
     orders = orders.inner_join(customers, "customer_id")
-    if filters.segment_scheme is not None:
-        orders = orders.semi_join(_segment_members(engine, filters), "customer_id")
     return orders.mutate(order_date=orders.order_ts.date())
 
 
@@ -119,25 +115,16 @@ def first_valid_orders(engine: Engine) -> ir.Table:
 
 
 def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:
-    """``customer_id`` of the selected customers (Prime choice, countries; the segment filter is ignored)
-    with a valid order on or before the as-of date."""
+    """``customer_id`` of the scope's customers with a valid order on or before the as-of date."""
     first = first_valid_orders(engine)
     buyers = first.filter(first.first_order_ever <= ibis.literal(filters.as_of))
-    selected = filtered_customers(engine, filters.without_segment()).select("customer_id")
+    selected = scope_customers(engine, filters).select("customer_id")
     return selected.semi_join(buyers, "customer_id")
 
 
-def filtered_engagement(engine: Engine, filters: Filters) -> ir.Table:
-    """Monthly engagement rows of the selected customers for the months the date range touches."""
+def scope_engagement(engine: Engine, filters: Filters) -> ir.Table:
+    """Monthly engagement rows of the scope's customers for the months the date range touches."""
     e = engine.engagement
     first_month = date(filters.start.year, filters.start.month, 1)
     rows = e.filter(e.month.between(ibis.literal(first_month), ibis.literal(filters.end)))
-    return rows.semi_join(filtered_customers(engine, filters).select("customer_id"), "customer_id")
-
-
-def _segment_members(engine: Engine, filters: Filters) -> ir.Table:
-    """customer_id of the customers whose segment (computed without the segment filter) is selected."""
-    from metrics.segments import customer_segments  # segments are defined on the customer mart
-
-    labels = customer_segments(engine, filters.without_segment(), filters.segment_scheme or "")
-    return labels.filter(labels.segment == ibis.literal(filters.segment_label)).select("customer_id")
+    return rows.semi_join(scope_customers(engine, filters).select("customer_id"), "customer_id")

@@ -18,10 +18,8 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import ratio
-from metrics.labels import SCHEME_LABELS
-from metrics.mart import customer_mart
-from metrics.segments import check_scheme, customer_segments
-from metrics.selection import filtered_orders
+from metrics.population import customer_mart, customer_segments, orders_in_view, shown_labels
+from metrics.segment_rules import check_scheme
 
 #: grain -> Ibis truncate unit.
 GRAINS: dict[str, str] = {"week": "W", "month": "M", "quarter": "Q", "year": "Y"}
@@ -120,7 +118,7 @@ def period_sales(engine: Engine, filters: Filters, grain: str = "month") -> pd.D
     returned_orders. Every period of the range, zeros where nothing happened."""
     check_grain(grain)
     unit = GRAINS[grain]
-    orders = filtered_orders(engine, filters)
+    orders = orders_in_view(engine, filters)
     per_customer = orders.group_by(
         period=orders.order_date.truncate(unit), customer_id=orders.customer_id, is_prime=orders.is_prime,
     ).aggregate(orders=orders.count(), revenue=orders.net_revenue.sum())
@@ -134,7 +132,7 @@ def period_sales(engine: Engine, filters: Filters, grain: str = "month") -> pd.D
     mart = customer_mart(engine, filters)
     new = mart.filter(mart.is_new)
     new = new.group_by(period=new.first_order_ever.truncate(unit)).aggregate(new_customers=new.count())
-    every = filtered_orders(engine, filters, valid_only=False)
+    every = orders_in_view(engine, filters, valid_only=False)
     returns = every.group_by(period=every.order_date.truncate(unit)).aggregate(
         all_orders=every.count(), returned_orders=every.is_returned.cast("int64").sum())
 
@@ -194,8 +192,8 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
     check_metric(metric, SEGMENT_TREND_METRICS)
     check_grain(grain)
     check_scheme(scheme)
-    orders = filtered_orders(engine, filters)
-    labels = customer_segments(engine, filters.without_segment(), scheme)
+    orders = orders_in_view(engine, filters)
+    labels = customer_segments(engine, filters, scheme)
     joined = orders.inner_join(labels, "customer_id")
     period = joined.order_date.truncate(GRAINS[grain])
     by = joined.group_by(period=period, segment=joined.segment)
@@ -210,7 +208,7 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
         }[metric])
     frame = engine.execute(grouped)
     grid = _periods_frame(filters, grain).merge(
-        pd.DataFrame({"segment": pd.Series(SCHEME_LABELS[scheme], dtype="str")}), how="cross")
+        pd.DataFrame({"segment": pd.Series(shown_labels(filters, scheme), dtype="str")}), how="cross")
     out = _fill(grid, frame, ["period", "segment"], ["value"])
     out["value"] = out["value"].astype("float64")
     return out[["period", "segment", "value"]]

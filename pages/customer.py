@@ -30,7 +30,7 @@ from metrics.customer import (
     parse_customer_id,
 )
 from metrics.labels import SCHEME_TITLES
-from metrics.segments import segment_column
+from metrics.segment_rules import segment_column
 
 dash.register_page(__name__, path="/customer", name="Customer", order=50,
                    title="Customer · Customer Intelligence", segment_filter=False)
@@ -257,7 +257,7 @@ def update_customer(query: str | None):
     if query is None:
         raise PreventUpdate
     state = parse_query(query)
-    filters = state.filters.without_segment()
+    filters = state.filters.scope
     raw = state.page_param("id")
     hidden, shown = {"display": "none"}, {}
     nothing = ([], [], [], empty_figure(EMPTY_MESSAGE, height=260), "", [], empty_figure(EMPTY_MESSAGE, height=320))

@@ -19,9 +19,8 @@ from components.tables import column, data_table, register_table, segment_summar
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
-from metrics.mart import customer_mart_frame
 from metrics.repeat import new_repeat_summary_with_change
-from metrics.segments import segment_summary, segment_summary_with_change
+from metrics.segments import audience, segment_summary, segment_summary_with_change
 from metrics.trends import GRAINS, SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
@@ -60,10 +59,8 @@ SEGMENTS_TABLE = "loyalty-segments"
 AUDIENCE_TABLE = "loyalty-audience"
 register_table(SEGMENTS_TABLE, lambda filters: segment_summary(engine(), filters, "loyalty"),
                stem="loyalty_tiers")
-register_table(AUDIENCE_TABLE,
-               lambda filters, tier="At-Risk": customer_mart_frame(
-                   engine(), filters.with_segment("loyalty", tier))[list(AUDIENCE_COLUMNS)],
-               stem="audience", use_segment=False, max_rows=1000)
+register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine(), filters, "loyalty", tier),
+               stem="audience", max_rows=1000)
 
 SEGMENT_COLUMNS = segment_summary_columns("Tier", width=130)
 AUDIENCE_GRID_COLUMNS = [
@@ -142,7 +139,7 @@ def update_tiers(query: str | None):
     filters = read_filters(query)
     sizes = segment_summary_with_change(eng, filters, "loyalty").set_index("segment")
     tiers = []
-    for tier in TIERS:
+    for tier in sizes.index:  # the focus tier only, when a loyalty tier is in focus
         row = sizes.loc[tier]
         card = kpi_card(f"{tier} · {fmt_pct(row.customer_share)} of customers", row.customers,
                         row.previous_customers, row.delta_pct, "int", tier not in ("Hibernating", "At-Risk"),
@@ -212,6 +209,9 @@ def _d3(fmt: str, axis: bool = False) -> str:
 @callback(Output("loyalty-action", "children"), *table_outputs(AUDIENCE_TABLE),
           Input(QUERY_STORE, "data"), Input("loyalty-tier", "value"))
 def update_audience(query: str | None, tier: str | None):
+    focus = read_filters(query).focus
+    if focus is not None and focus.scheme == "loyalty":
+        tier = focus.label  # the other tiers have nobody in view
     tier = tier if tier in TIERS else "At-Risk"
     action = [html.Strong(f"{tier}: "), ACTIONS[tier]]
     return (action, *table_update(AUDIENCE_TABLE, query, tier=tier))

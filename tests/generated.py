@@ -161,7 +161,7 @@ def rows_under_segment_filter(by_segment: Callable[[Engine, Filters], pd.DataFra
     """A by-segment metric under a filter on one loyalty tier: asserts every other tier's ``value`` is 0 and
     returns that filter, and the tier's rows with it and without it (index reset) for the caller to compare."""
     base = filter_cases(engine)[1]
-    only = base.with_segment("loyalty", label)
+    only = base.with_focus("loyalty", label)
     got = by_segment(engine, only)
     assert got[got.segment != label][value].sum() == 0
     unfiltered = by_segment(engine, base)

@@ -16,7 +16,7 @@ from metrics.activity import (
 )
 from metrics.filters import Filters
 from metrics.labels import SCHEME_LABELS
-from metrics.segments import customer_segments
+from metrics.population import customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401

@@ -24,7 +24,7 @@ from metrics.filters import Filters
 from metrics.kpis import kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import btyd_groups, fit_purchase_model, spend_inputs
-from metrics.segments import customer_segments
+from metrics.population import customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import load_frames, ref_orders

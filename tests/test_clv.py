@@ -23,7 +23,7 @@ from metrics.filters import Filters
 from metrics.gamma_gamma import GammaGammaModel, customer_lifetime_value
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import fit_purchase_model, fit_spend_model, months_back
-from metrics.segments import customer_segments
+from metrics.population import customer_segments
 from metrics.selection import default_filters
 from tests.conftest import engine_for
 from tests.factory import write_dataset

@@ -159,8 +159,8 @@ def test_parse_query_keeps_page_keys_and_reports_corrections(generated_engine: E
     query = query_from_controls(lo.isoformat(), hi.isoformat(), "Non-Prime", [eng.countries()[0]], "loyalty",
                                 "Top Tier")
     filters = parse_query(query, eng).filters
-    assert filters.segment_label == "Top Tier" and filters.prime == "Non-Prime"
-    assert read_filters(query, use_segment=False, eng=eng).segment_scheme is None
+    assert filters.focus.label == "Top Tier" and filters.prime == "Non-Prime"
+    assert read_filters(query, use_segment=False, eng=eng).focus is None
     with pytest.raises(PreventUpdate):
         read_filters(None, eng=eng)
     assert parse_query("x" * 5000, eng).filters == default_filters(eng)

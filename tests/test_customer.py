@@ -24,7 +24,7 @@ from metrics.customer import (
     value_loyalty_points,
 )
 from metrics.filters import Filters
-from metrics.segments import customer_segments, segmented_mart
+from metrics.population import customer_mart, customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import load_frames, ref_engagement, ref_orders
@@ -101,7 +101,7 @@ def test_profile_of_a_customer_with_orders_by_hand(hand):
     (1, Filters(date(2024, 2, 1), date(2024, 2, 29)), "no_orders"),  # only a returned order in February
     (2, Filters(Q1.start, Q1.end, prime="Prime"), "outside_filters"),
     (2, Filters(Q1.start, Q1.end, countries=("Germany",)), "outside_filters"),
-    (1, Q1.with_segment("loyalty", "Top Tier"), "outside_filters"),
+    (1, Q1.with_focus("loyalty", "Top Tier"), "outside_filters"),
     (99, Q1, "not_found"),
     ("x", Q1, "invalid"),
     (0, Q1, "invalid"),
@@ -189,7 +189,7 @@ def test_profile_matches_pandas_and_the_model_tables(generated):
     engine, filters, frames, per = generated
     churn = engine.execute(customer_churn(engine, filters)).set_index("customer_id")
     clv = engine.execute(customer_clv(engine, filters)).set_index("customer_id")
-    scored = engine.execute(segmented_mart(engine, filters)).set_index("customer_id")
+    scored = engine.execute(customer_mart(engine, filters)).set_index("customer_id")
     people = frames["dim_customer"].set_index("customer_id")
     for cid in _picked(per):
         p = customer_profile(engine, filters, cid)
@@ -264,5 +264,5 @@ def test_value_loyalty_points_match_pandas(generated):
 
 def test_segment_labels_of_the_points_ignore_a_segment_filter(generated):
     engine, filters, _, _ = generated
-    top = value_loyalty_points(engine, filters.with_segment("loyalty", "Top Tier"), "loyalty", sample=10**9)
+    top = value_loyalty_points(engine, filters.with_focus("loyalty", "Top Tier"), "loyalty", sample=10**9)
     assert len(top) > 0 and set(top.segment) == {"Top Tier"}

@@ -15,7 +15,7 @@ from metrics.demographics import (
     income_spending_points,
 )
 from metrics.filters import Filters
-from metrics.segments import customer_segments
+from metrics.population import customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import data_engine, filter_cases, load_frames, ref_orders  # noqa: F401
@@ -150,7 +150,7 @@ def test_filters_single_day_and_empty_selection(hand):
 
 
 def test_segment_filter_keeps_the_unfiltered_split(hand):
-    vip = Filters(Q1.start, Q1.end, segment_scheme="income_spending", segment_label="VIP")
+    vip = Filters(Q1.start, Q1.end).with_focus("income_spending", "VIP")
     points = income_spending_points(hand, vip)
     assert points.customer_id.tolist() == [4] and points.segment.tolist() == ["VIP"]
     assert income_spending_medians(hand, vip) == income_spending_medians(hand, Q1)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics.filters import FilterError, Filters
+from metrics.filters import FilterError, Filters, SegmentFocus
 
 DEFAULT = Filters(date(2021, 1, 1), date(2024, 12, 31))
 COUNTRIES = ["France", "Germany", "United States"]
@@ -30,15 +30,38 @@ def test_previous_period_has_equal_length_and_ends_the_day_before():
     ({"start": "2024-02-01", "end": "2024-01-01"}, "after"),
     ({"prime": "Gold"}, "prime"),
     ({"countries": ("",)}, "country"),
-    ({"segment_scheme": "loyalty"}, "both"),
-    ({"segment_scheme": "loyalty", "segment_label": "Champions"}, "not a label"),
-    ({"segment_scheme": "nope", "segment_label": "x"}, "unknown"),
+    ({"focus": ("loyalty", "Top Tier")}, "SegmentFocus"),
     ({"start": "yesterday"}, "not a date"),
 ])
 def test_invalid_values_are_refused(kwargs, message):
     args = {"start": "2024-01-01", "end": "2024-03-31", **kwargs}
     with pytest.raises(FilterError, match=message):
         Filters(**args)
+
+
+@pytest.mark.parametrize("scheme, label, message", [
+    ("loyalty", None, "both"), (None, "Top Tier", "both"), ("loyalty", "Champions", "not a label"),
+    ("nope", "x", "unknown"),
+])
+def test_invalid_focus_is_refused(scheme, label, message):
+    with pytest.raises(FilterError, match=message):
+        Filters("2024-01-01", "2024-03-31").with_focus(scheme, label)
+
+
+def test_scope_drops_only_the_focus_and_previous_keeps_it():
+    f = Filters("2024-01-01", "2024-03-31", "Prime", ("France",)).with_focus("loyalty", "Top Tier")
+    assert f.scope == Filters("2024-01-01", "2024-03-31", "Prime", ("France",))
+    scope = f.scope
+    assert scope.scope is scope
+    assert f.previous().focus == SegmentFocus("loyalty", "Top Tier")
+    assert f.previous().scope == f.scope.previous()
+
+
+def test_old_links_open_the_same_focus():
+    default = Filters("2024-01-01", "2024-12-31")
+    f, notices = Filters.from_query("start=2024-01-01&end=2024-06-30&scheme=loyalty&segment=Top+Tier", default)
+    assert notices == [] and f.focus == SegmentFocus("loyalty", "Top Tier")
+    assert Filters.from_query(f.to_query(), default)[0] == f
 
 
 def test_countries_are_sorted_and_deduplicated_so_equal_filters_hash_equal():
@@ -48,7 +71,7 @@ def test_countries_are_sorted_and_deduplicated_so_equal_filters_hash_equal():
 
 
 def test_query_round_trip_with_every_field():
-    f = Filters("2023-02-01", "2023-11-30", "Non-Prime", ("United States", "France"), "rfm", "Can't Lose Them")
+    f = Filters("2023-02-01", "2023-11-30", "Non-Prime", ("United States", "France")).with_focus("rfm", "Can't Lose Them")
     parsed, notices = Filters.from_query(f.to_query(), DEFAULT, COUNTRIES)
     assert parsed == f and notices == []
     assert Filters.from_query("?" + f.to_query(), DEFAULT, COUNTRIES)[0] == f
@@ -71,7 +94,7 @@ def test_bad_query_values_are_corrected_with_a_notice(query, expected, notice):
 
 
 def test_describe_is_file_name_friendly():
-    f = Filters("2024-01-01", "2024-12-31", "Non-Prime", ("United States",), "rfm", "Can't Lose Them")
+    f = Filters("2024-01-01", "2024-12-31", "Non-Prime", ("United States",)).with_focus("rfm", "Can't Lose Them")
     assert f.describe() == "2024-01-01_2024-12-31_NonPrime_UnitedStates_CantLoseThem"
 
 

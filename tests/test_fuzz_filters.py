@@ -94,8 +94,8 @@ def _check(filters: Filters, notices: list[str], bounded: bool) -> None:
         assert LO <= filters.start <= filters.end <= HI
     assert filters.prime in PRIME_CHOICES
     assert set(filters.countries) <= set(KNOWN) and len(filters.countries) <= MAX_COUNTRIES
-    if filters.segment_scheme is not None:
-        assert filters.segment_label in SCHEME_LABELS[filters.segment_scheme]
+    if filters.focus is not None:
+        assert filters.focus.label in SCHEME_LABELS[filters.focus.scheme]
     again, again_notices = Filters.from_query(filters.to_query(), DEFAULT, KNOWN, (LO, HI) if bounded else None)
     assert again == filters and again_notices == []  # a corrected link is a clean link
 
@@ -122,7 +122,7 @@ def test_from_query_survives_values_that_are_not_text(value):
 def test_valid_filters_round_trip(start, days, prime, countries, segment):
     end = min(start + timedelta(days=days), HI)
     scheme, label = segment or (None, None)
-    filters = Filters(start, end, prime, tuple(countries), scheme, label)
+    filters = Filters(start, end, prime, tuple(countries)).with_focus(scheme, label)
     assert Filters.from_query(filters.to_query(), DEFAULT, KNOWN, (LO, HI)) == (filters, [])
     assert Filters.from_query("?" + filters.to_query(), DEFAULT, KNOWN, (LO, HI)) == (filters, [])
 

@@ -162,7 +162,7 @@ def test_executive_kpi_cards_show_the_kpis(app_module, engine):
 
 def test_segmentation_ignores_a_segment_filter(app_module, engine):
     filters = default_filters(engine)
-    with_segment = filters.with_segment("loyalty", "Top Tier").to_query()
+    with_segment = filters.with_focus("loyalty", "Top Tier").to_query()
     seg = page_module("segmentation")
     assert seg.update_table(with_segment, "gender")[1] == seg.update_table(filters.to_query(), "gender")[1]
 
@@ -220,7 +220,7 @@ def test_a_click_on_a_scatter_point_opens_the_customer(app_module):
 # ----- customer page ----------------------------------------------------------------------------------------
 
 def _ids_with(engine, filters, orders: int) -> int:
-    from metrics.mart import customer_mart_frame
+    from metrics.population import customer_mart_frame
 
     mart = customer_mart_frame(engine, filters)
     return int(mart[mart.orders >= orders].customer_id.iloc[0])
@@ -341,7 +341,7 @@ def test_filter_bar_writes_controls_to_the_url(app_module, engine):
     country = engine.countries()[0]
     out = run_with_trigger(filter_bar.sync_filters, ["filter-prime.value"], "?start=2023-01-01&end=2023-12-31",
                            "2023-01-01", "2023-12-31", "Prime", [country], "loyalty", "Top Tier", 0)
-    expected = Filters("2023-01-01", "2023-12-31", "Prime", (country,), "loyalty", "Top Tier").to_query()
+    expected = Filters("2023-01-01", "2023-12-31", "Prime", (country,)).with_focus("loyalty", "Top Tier").to_query()
     assert out[0] == f"?{expected}" and out[1] == expected and out[9] is None
 
     changed_scheme = run_with_trigger(filter_bar.sync_filters, ["filter-scheme.value"], f"?{expected}",

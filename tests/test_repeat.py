@@ -27,7 +27,7 @@ def ref_summary(frames: dict, filters: Filters) -> dict[str, float]:
     first_ever = ref_orders(frames, filters, whole_history=True).groupby("customer_id").order_date.min()
     is_repeat_order = valid.customer_id.duplicated()  # every order after the customer's first
     gaps = valid.groupby("customer_id").order_date.diff().dt.days.dropna()  # consecutive orders
-    everyone = ref_orders(frames, filters.with_segment(None, None), whole_history=True).customer_id
+    everyone = ref_orders(frames, filters.with_focus(None, None), whole_history=True).customer_id
     engagement = ref_engagement(frames, filters)
     active = engagement[(engagement.web_visits + engagement.emails_opened + engagement.cart_adds) > 0]
     selected = ref_customers(frames, filters).customer_id

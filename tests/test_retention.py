@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
+from metrics.population import customer_segments
 from metrics.retention import cohort_retention, monthly_retention
-from metrics.segments import customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import data_engine, filter_cases, load_frames, ref_orders  # noqa: F401
@@ -196,7 +196,7 @@ def test_cohorts_match_pandas(data_engine):  # noqa: F811
 def test_segment_filter_applies(data_engine):  # noqa: F811
     lo, hi = data_engine.date_bounds()
     everyone = Filters(lo, hi)
-    top = everyone.with_segment("loyalty", "Top Tier")
+    top = everyone.with_focus("loyalty", "Top Tier")
     frames = load_frames(data_engine)
     members = set(data_engine.execute(customer_segments(data_engine, everyone, "loyalty")).query(
         "segment == 'Top Tier'").customer_id)

@@ -9,14 +9,9 @@ import pytest
 
 from metrics.filters import Filters
 from metrics.labels import SCHEME_LABELS
-from metrics.segments import (
-    SCHEMES,
-    customer_segments,
-    segment_country_matrix,
-    segment_summary,
-    segment_summary_with_change,
-    segmented_mart,
-)
+from metrics.population import customer_mart, customer_segments
+from metrics.segment_rules import SCHEMES
+from metrics.segments import segment_country_matrix, segment_summary, segment_summary_with_change
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 
@@ -79,7 +74,7 @@ def test_rfm_scores_by_hand_with_ties(tmp_path):
         (9, [("2024-01-05", 90.0)], {}), (10, [("2024-01-02", 100.0)], {}),
     ]
     engine = _dataset(tmp_path, rows)
-    scored = engine.execute(segmented_mart(engine, RANGE)).set_index("customer_id").sort_index()
+    scored = engine.execute(customer_mart(engine, RANGE)).set_index("customer_id").sort_index()
     # Recency order, oldest first: 10, 9, 8, 7, 6, 5, 3, 4, 1, 2 -> two per quintile.
     assert scored.r_score.to_dict() == {10: 1, 9: 1, 8: 2, 7: 2, 6: 3, 5: 3, 3: 4, 4: 4, 1: 5, 2: 5}
     # Frequency: everyone 1 order except customer 7; ties by id: 1..6, 8, 9, 10, then 7.
@@ -98,7 +93,7 @@ def test_rfm_scores_by_hand_with_ties(tmp_path):
 def test_fewer_than_five_customers_take_the_first_scores(tmp_path):
     rows = [(1, [("2024-06-01", 10.0)], {}), (2, [("2024-05-01", 20.0)], {}), (3, [("2024-04-01", 30.0)], {})]
     engine = _dataset(tmp_path, rows)
-    scored = engine.execute(segmented_mart(engine, RANGE)).set_index("customer_id").sort_index()
+    scored = engine.execute(customer_mart(engine, RANGE)).set_index("customer_id").sort_index()
     assert scored.r_score.tolist() == [3, 2, 1]  # most recent gets the highest score present
     assert scored.m_score.tolist() == [1, 2, 3]
 
@@ -122,8 +117,10 @@ def test_segment_summary_and_filter_by_segment(tmp_path):
     prime = segment_summary(engine, RANGE, "prime").set_index("segment")
     assert prime.loc["Prime", ["customers", "orders", "revenue", "repeat_customers"]].tolist() == [1, 2, 40.0, 1]
     assert prime.loc["Prime", "aov"] == 20.0 and prime.loc["Non-Prime", "customer_share"] == 0.5
-    only_prime = RANGE.with_segment("prime", "Prime")
-    assert segment_summary(engine, only_prime, "prime").customers.tolist() == [1, 0]
+    only_prime = RANGE.with_focus("prime", "Prime")
+    focused = segment_summary(engine, only_prime, "prime")
+    assert focused.segment.tolist() == ["Prime"] and focused.customers.tolist() == [1]
+    assert focused.customer_share.tolist() == [1.0]
     matrix = segment_country_matrix(engine, RANGE, "prime")
     assert matrix[["segment", "country", "customers", "revenue"]].values.tolist() == [
         ["Prime", "Germany", 1, 40.0], ["Non-Prime", "Germany", 1, 20.0]]
@@ -220,7 +217,7 @@ def pandas_rfm(folder, start: str, end: str) -> pd.DataFrame:
 def test_rfm_and_labels_match_pandas_on_generated_data(generated_engine, generated_dir):
     filters = Filters("2023-01-01", "2024-06-30")
     expected = pandas_rfm(generated_dir, "2023-01-01", "2024-06-30")
-    got = generated_engine.execute(segmented_mart(generated_engine, filters)).set_index("customer_id").sort_index()
+    got = generated_engine.execute(customer_mart(generated_engine, filters)).set_index("customer_id").sort_index()
     for column in ("r_score", "f_score", "m_score"):
         assert got[column].tolist() == expected[column].tolist(), column
     fm = (expected.f_score + expected.m_score) // 2
@@ -229,7 +226,7 @@ def test_rfm_and_labels_match_pandas_on_generated_data(generated_engine, generat
     hibernating = ~top & ~promising & (expected.r_score <= 2) & (expected.f_score <= 2)
     loyalty = np.select([top, promising, hibernating], ["Top Tier", "Promising", "Hibernating"], "At-Risk")
     assert got.segment_loyalty.tolist() == loyalty.tolist()
-    from metrics.segments import RFM_MAP
+    from metrics.segment_rules import RFM_MAP
     rfm = [RFM_MAP[r][f - 1] for r, f in zip(expected.r_score, fm, strict=True)]
     assert got.segment_rfm.tolist() == rfm
 

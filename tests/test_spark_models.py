@@ -14,8 +14,8 @@ from metrics.bgnbd import BGNBDModel
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.gamma_gamma import GammaGammaModel
-from metrics.mart import customer_mart_frame
 from metrics.model_inputs import btyd_groups, repeat_spend_expr, spend_inputs, unit_days
+from metrics.population import customer_mart_frame
 
 pytest_plugins = ["tests.spark_support"]  # fixtures: spark_engine, duckdb_twin
 pytestmark = pytest.mark.spark

@@ -24,7 +24,7 @@ import metrics
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.labels import SCHEME_LABELS
-from metrics.segments import SCHEMES
+from metrics.segment_rules import SCHEMES
 from metrics.settings import Settings
 from tests.spark_support import assert_same_value, spark_engine_for
 
@@ -43,8 +43,8 @@ def _optional(module: str) -> Any:
 
 
 def _cases() -> dict[str, Case]:
-    from metrics import kpis, segments
-    from metrics.mart import customer_mart_frame
+    from metrics import kpis, population, segments
+    from metrics.population import customer_mart_frame
 
     cases: dict[str, Case] = {
         # the customer mart itself, every column, one row per customer (ordered by customer_id)
@@ -54,11 +54,11 @@ def _cases() -> dict[str, Case]:
         "kpi_summary": kpis.kpi_summary,
         "frequency_bands": kpis.frequency_bands,
         # every RFM score and every scheme's label, per customer
-        "segmented_mart": lambda e, f: e.execute(segments.segmented_mart(e, f).order_by("customer_id")),
+        "labelled_mart": lambda e, f: e.execute(population.customer_mart(e, f).order_by("customer_id")),
     }
-    # segmented_mart holds every scheme's label per customer; customer_segments selects one of them
+    # the labelled mart holds every scheme's label per customer; customer_segments selects one of them
     cases["customer_segments[rfm]"] = (
-        lambda e, f: e.execute(segments.customer_segments(e, f, "rfm").order_by("customer_id")))
+        lambda e, f: e.execute(population.customer_segments(e, f, "rfm").order_by("customer_id")))
     for scheme in SCHEMES:
         cases[f"segment_summary[{scheme}]"] = lambda e, f, s=scheme: segments.segment_summary(e, f, s)
         cases[f"segment_country_matrix[{scheme}]"] = lambda e, f, s=scheme: segments.segment_country_matrix(e, f, s)
@@ -141,7 +141,7 @@ CASES = _cases()
 #: Public functions that are not metrics of a filter state (helpers, registries), or that are covered
 #: through another case (``trend`` is derived from ``period_sales``).
 NOT_METRICS = {
-    "metrics.segments.segmented_mart", "metrics.segments.label_customers",
+    "metrics.population.labelled_mart", "metrics.segment_rules.label_customers",
 }
 
 
@@ -154,7 +154,7 @@ def _filter_states(engine: Engine) -> dict[str, Filters]:
         # a mid-week, mid-month start: partial first week/month, previous period inside the data
         "prime-2-countries": Filters(mid + timedelta(days=2 - mid.weekday() % 7), hi, "Prime",
                                      tuple(countries[:2])),
-        "segment": Filters(lo, hi, segment_scheme="loyalty", segment_label=SCHEME_LABELS["loyalty"][0]),
+        "segment": Filters(lo, hi).with_focus("loyalty", SCHEME_LABELS["loyalty"][0]),
         "empty": Filters(lo, hi, countries=("Atlantis",)),
     }
 
@@ -215,10 +215,10 @@ def test_two_spark_engines_keep_their_own_tables(spark_app, parity_dir, tmp_path
 
 def test_materialize_caches_on_spark(spark_engine: Engine) -> None:
     """On Spark the customer mart is cached on the cluster (Ibis ``cache()``), not pulled to the driver."""
-    from metrics.mart import customer_mart, customer_mart_expr
+    from metrics.mart import customer_mart_expr, scope_mart
 
     lo, hi = spark_engine.date_bounds()
-    mart = customer_mart(spark_engine, Filters(lo, hi))
+    mart = scope_mart(spark_engine, Filters(lo, hi))
     assert mart.op().__class__.__name__ != "InMemoryTable"
     fresh = customer_mart_expr(spark_engine, Filters(lo, hi))
     assert spark_engine.execute(mart.count()) == spark_engine.execute(fresh.count())
@@ -340,7 +340,7 @@ EDGE_STATES = {
 
 #: The cases whose code does date arithmetic, week/month truncation, ranking or medians (the models need
 #: more repeat buyers than this dataset has; they are compared on the generated data).
-EDGE_CASE_PREFIXES = ("customer_mart", "segmented_mart", "period_sales", "trend_by_segment[orders",
+EDGE_CASE_PREFIXES = ("customer_mart", "labelled_mart", "period_sales", "trend_by_segment[orders",
                       "activity_heatmap", "monthly_active_customers[loyalty]", "lifecycle_by_month",
                       "monthly_retention[", "cohort_retention", "new_repeat_summary", "income_spending_points",
                       "engagement_by_segment[loyalty]", "prospects_summary", "cart_abandoners", "kpis")
@@ -363,14 +363,14 @@ def test_edge_cases_parity(state: str, edge_engines: tuple[Engine, Engine]) -> N
 def test_edge_dataset_hits_the_edges(edge_engines: tuple[Engine, Engine]) -> None:
     """The edge data really contains the ties it is meant to test (checked on DuckDB, by hand)."""
     duck, _ = edge_engines
-    from metrics.mart import customer_mart_frame
-    from metrics.segments import segmented_mart
+    from metrics.population import customer_mart as labelled
+    from metrics.population import customer_mart_frame
 
     mart = customer_mart_frame(duck, EDGE_STATES["all"]).set_index("customer_id")
     assert mart.loc[1, "revenue"] == mart.loc[2, "revenue"] == 30.3
     assert mart.loc[3, "discount_share"] == 0.2
     assert mart.loc[4, "frequency"] == 1  # two purchase days, one of them with two orders
-    labels = duck.execute(segmented_mart(duck, EDGE_STATES["all"])).set_index("customer_id")
+    labels = duck.execute(labelled(duck, EDGE_STATES["all"])).set_index("customer_id")
     # 12 buyers: income median 65,000 (between 60k and 70k), spending median 50 (counts as high)
     assert labels.loc[1, "segment_income_spending"] == "Potential Growers"
     assert labels.loc[7, "segment_income_spending"] == "Underperformers"

@@ -27,7 +27,7 @@ def test_common_states_are_each_distinct_preset_range_times_each_prime_choice(ge
     assert len(states) == len(ranges) * 3 == len(set(states))
     assert {(s.start, s.end) for s in states} == ranges
     assert default_filters(generated_engine) in states
-    assert all(not s.countries and s.segment_scheme is None for s in states)
+    assert all(not s.countries and s.focus is None for s in states)
 
     countries = generated_engine.countries()
     with_countries = common_states(generated_engine, each_country=True)

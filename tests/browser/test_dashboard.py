@@ -20,8 +20,8 @@ from components.formatting import format_value
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.kpis import KPI_SPECS, customer_kpis, kpis
-from metrics.mart import customer_mart_frame
 from metrics.periods import period_presets
+from metrics.population import customer_mart_frame
 from metrics.segments import segment_summary
 from metrics.selection import default_filters
 from tests.browser.dashboard import (
@@ -233,7 +233,7 @@ def test_segment_filter_applies_and_is_hidden_where_unused(page, app_url, genera
     choose(page, "filter-scheme", "Loyalty tier (RFM)")
     assert "segment=" not in current_search(page)  # a scheme alone filters nothing
     choose(page, "filter-segment", "Top Tier")
-    expected = default_filters(eng).with_segment("loyalty", "Top Tier")
+    expected = default_filters(eng).with_focus("loyalty", "Top Tier")
     assert url_filters(page, eng) == expected
     assert_kpis_match(page, eng, expected)
     page.locator(".app-navbar a.nav-link", has_text="Segmentation").click()
