@@ -357,3 +357,19 @@ def test_install_security():
     install_security(open_server, Settings())
     response = open_server.test_client().get("/")
     assert response.status_code == 200 and response.headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+@pytest.mark.parametrize("table", ["segment_summary", "segment_country_matrix", "churn_by_segment", "clv_by_segment"])
+def test_export_with_a_focus_lists_only_that_label_with_the_scope_count(generated_dir, generated_engine, tmp_path,
+                                                                        capsys, table):
+    from metrics.filters import Filters
+    from metrics.segments import segment_summary
+
+    out = tmp_path / f"{table}.csv"
+    code, _, err = run(capsys, "export", table, "--data-dir", str(generated_dir), "--scheme", "loyalty",
+                       "--segment", "loyalty=Top Tier", "--start", "2024-01-01", "--end", "2024-12-31", "-o", str(out))
+    assert code == EXIT_OK, err
+    expected = segment_summary(generated_engine, Filters("2024-01-01", "2024-12-31"), "loyalty").set_index("segment")
+    got = pd.read_csv(out)
+    assert set(got.segment) == {"Top Tier"}
+    assert got.customers.sum() == expected.customers["Top Tier"]
