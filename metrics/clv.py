@@ -97,6 +97,7 @@ def left_join_customers(left: ir.Table, right: ir.Table) -> ir.Table:
     return left.left_join(right, "customer_id").drop("customer_id_right")
 
 
+@memoized
 def customer_clv(engine: Engine, filters: Filters, discount_rate_monthly: float = 0.0) -> ir.Table:
     """Per customer of the selection (an Ibis table that stays in the engine): ``customer_id``,
     ``frequency``, ``monetary_value`` (mean value per repeat purchase day, 0 for one-time buyers),
@@ -111,29 +112,26 @@ def customer_clv(engine: Engine, filters: Filters, discount_rate_monthly: float 
     if scores is None or not spend.ok:
         return ibis.memtable(CLV_SCHEMA.empty_table())
 
-    def compute() -> ir.Table:
-        t = scores
-        if discount != 0.0:
-            discounted = group_scores(fit, discount, HORIZON_MONTHS)[[*GROUP_COLUMNS, "discounted_purchases"]]
-            t = t.inner_join(ibis.memtable(discounted), list(GROUP_COLUMNS))
-            purchases_discounted = t.discounted_purchases
-        else:
-            purchases_discounted = t.expected_purchases_12m
-        t = t.mutate(purchases_discounted=purchases_discounted)
-        t = left_join_customers(t, repeat_spend(engine, filters).select("customer_id", "monetary_value"))
-        t = left_join_customers(t, last_12m_sales_expr(engine, filters))
-        value = expected_order_value_expr(spend, t.frequency, t.monetary_value)
-        t = t.mutate(
-            monetary_value=ibis.ifelse(t.frequency > 0, t.monetary_value.fill_null(0.0), 0.0),
-            expected_order_value=value,
-            predicted_clv=t.purchases_discounted * value,
-            predicted_next_12m_sales=t.expected_purchases_12m * value,
-            last_12m_sales=t.last_12m_sales.fill_null(0.0),
-        )
-        t = t.mutate(clv_class=clv_class_expr(t.predicted_next_12m_sales, t.last_12m_sales))
-        return engine.materialize(t.select(*CLV_SCHEMA.names))
-
-    return engine.memo(("customer_clv", filters, discount), compute)
+    t = scores
+    if discount != 0.0:
+        discounted = group_scores(fit, discount, HORIZON_MONTHS)[[*GROUP_COLUMNS, "discounted_purchases"]]
+        t = t.inner_join(ibis.memtable(discounted), list(GROUP_COLUMNS))
+        purchases_discounted = t.discounted_purchases
+    else:
+        purchases_discounted = t.expected_purchases_12m
+    t = t.mutate(purchases_discounted=purchases_discounted)
+    t = left_join_customers(t, repeat_spend(engine, filters).select("customer_id", "monetary_value"))
+    t = left_join_customers(t, last_12m_sales_expr(engine, filters))
+    value = expected_order_value_expr(spend, t.frequency, t.monetary_value)
+    t = t.mutate(
+        monetary_value=ibis.ifelse(t.frequency > 0, t.monetary_value.fill_null(0.0), 0.0),
+        expected_order_value=value,
+        predicted_clv=t.purchases_discounted * value,
+        predicted_next_12m_sales=t.expected_purchases_12m * value,
+        last_12m_sales=t.last_12m_sales.fill_null(0.0),
+    )
+    t = t.mutate(clv_class=clv_class_expr(t.predicted_next_12m_sales, t.last_12m_sales))
+    return t.select(*CLV_SCHEMA.names)
 
 
 SUMMARY_COLUMNS = ["clv_class", "customers", "customer_share", "last_12m_sales", "predicted_next_12m_sales",

@@ -73,16 +73,12 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
     return out.reset_index(drop=True)[
         [dimension, "customers", "orders", "revenue", "aov", "revenue_per_customer", "share", "revenue_share"]]
 
+@memoized(scope_only=True)
 def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
     """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
-    quadrants (the split lines of the scatter): over the customers of the range, before any segment
-    filter, as in :func:`metrics.segments.income_spending_label`. 0 for an empty selection."""
-    return dict(_income_spending_medians(engine, filters.scope))  # a copy of the cached dict
-
-
-@memoized
-def _income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
-    mart = customer_mart(engine, filters.scope)
+    quadrants (the split lines of the scatter): over the scope's customers (a focus does not move them),
+    as in :func:`metrics.segment_rules.income_spending_label`. 0 for an empty selection."""
+    mart = customer_mart(engine, filters)
     row = engine.execute(mart.aggregate(
         annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
     return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}

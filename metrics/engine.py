@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from metrics.cache import ResultCache
+from metrics.cache import Entry, ResultCache
 from metrics.contract import ContractError, validate_tables
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
@@ -129,12 +129,21 @@ class Engine:
         Used for the customer mart, so every metric of a filter state reads it instead of re-scanning
         the orders. DuckDB keeps it as an in-memory Arrow table; Spark caches it on the cluster.
         """
+        return self.materialize_entry(expr).value
+
+    def materialize_entry(self, expr: ir.Table) -> Entry:
+        """:meth:`materialize` as a cache entry: the stored table, its size in bytes where known and the
+        hook that frees it when the entry leaves the cache (Spark's cached table; DuckDB's Arrow table
+        is freed with the last reference)."""
         if self.backend_name == "duckdb":
-            return ibis.memtable(self.to_pyarrow(expr))
+            arrow = self.to_pyarrow(expr)
+            return Entry(ibis.memtable(arrow), nbytes=int(arrow.nbytes))
         with self._lock:
-            return expr.cache()
+            cached = expr.cache()
+        return Entry(cached, release=getattr(cached, "release", None))
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The engine's own facts (date bounds, countries), cached like metric results."""
         return self.cache.get_or_compute(key, compute)
 
     # ----- facts about the data -------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.selection import first_valid_orders, scope_orders
@@ -68,7 +69,7 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     ).order_by("customer_id")
 
 
+@memoized(scope_only=True)
 def scope_mart(engine: Engine, filters: Filters) -> ir.Table:
     """The materialised mart of the filters' scope (memoised per scope: the focus plays no part)."""
-    scope = filters.scope
-    return engine.memo(("customer_mart", scope), lambda: engine.materialize(customer_mart_expr(engine, scope)))
+    return customer_mart_expr(engine, filters)

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.bgnbd import BGNBDModel, ModelFitError
+from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
@@ -97,14 +98,12 @@ def horizon_units(time_unit: str, months: int = HORIZON_MONTHS) -> float:
 
 # ----- BG/NBD inputs ---------------------------------------------------------------------------------------
 
+@memoized
 def _day_groups(engine: Engine, filters: Filters) -> pd.DataFrame:
-    def compute() -> pd.DataFrame:
-        mart = customer_mart(engine, filters)
-        grouped = mart.group_by(*GROUP_COLUMNS).aggregate(customers=mart.count())
-        frame = engine.execute(grouped.order_by(*GROUP_COLUMNS))
-        return frame.astype({c: "int64" for c in (*GROUP_COLUMNS, "customers")}).reset_index(drop=True)
-
-    return engine.memo(("btyd_day_groups", filters), compute)
+    mart = customer_mart(engine, filters)
+    grouped = mart.group_by(*GROUP_COLUMNS).aggregate(customers=mart.count())
+    frame = engine.execute(grouped.order_by(*GROUP_COLUMNS))
+    return frame.astype({c: "int64" for c in (*GROUP_COLUMNS, "customers")}).reset_index(drop=True)
 
 
 def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> pd.DataFrame:
@@ -139,10 +138,11 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
 
 
+@memoized
 def repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
     """:func:`repeat_spend_expr` computed once per filter state (it is read by the spend fit and by the
     CLV table)."""
-    return engine.memo(("repeat_spend", filters), lambda: engine.materialize(repeat_spend_expr(engine, filters)))
+    return repeat_spend_expr(engine, filters)
 
 
 def _hash_fraction(customer_id: ir.IntegerValue) -> ir.FloatingValue:
@@ -154,30 +154,25 @@ def _hash_fraction(customer_id: ir.IntegerValue) -> ir.FloatingValue:
 @dataclass(frozen=True)
 class SpendInputs:
     """Grouped Gamma-Gamma inputs: ``groups`` has ``frequency``, ``monetary_value``, ``customers``."""
-
     groups: pd.DataFrame
     repeat_buyers: int  # all repeat buyers of the selection with positive repeat revenue
     sampled: bool  # True when only a hash sample of them is in ``groups``
 
 
+@memoized(scope_only=True)
 def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEND_CUSTOMERS) -> SpendInputs:
     """Repeat buyers' (x, mean repeat-day value) grouped in the engine; a hash sample of about
     ``max_customers`` when there are more (memoised per scope: the spend model is the scope's)."""
-    filters = filters.scope
-
-    def compute() -> SpendInputs:
-        spend = repeat_spend(engine, filters)
-        spend = spend.filter(spend.monetary_value > 0)
-        total = int(engine.execute(spend.count()))
-        sampled = total > max_customers
-        if sampled:
-            spend = spend.filter(_hash_fraction(spend.customer_id) < max_customers / total)
-        grouped = spend.group_by("frequency", "monetary_value").aggregate(customers=spend.count())
-        frame = engine.execute(grouped.order_by("frequency", "monetary_value"))
-        frame = frame.astype({"frequency": "int64", "monetary_value": "float64", "customers": "int64"})
-        return SpendInputs(frame.reset_index(drop=True), total, sampled)
-
-    return engine.memo(("spend_inputs", filters, max_customers), compute)
+    spend = repeat_spend(engine, filters)
+    spend = spend.filter(spend.monetary_value > 0)
+    total = int(engine.execute(spend.count()))
+    sampled = total > max_customers
+    if sampled:
+        spend = spend.filter(_hash_fraction(spend.customer_id) < max_customers / total)
+    grouped = spend.group_by("frequency", "monetary_value").aggregate(customers=spend.count())
+    frame = engine.execute(grouped.order_by("frequency", "monetary_value"))
+    frame = frame.astype({"frequency": "int64", "monetary_value": "float64", "customers": "int64"})
+    return SpendInputs(frame.reset_index(drop=True), total, sampled)
 
 
 # ----- fitted models ---------------------------------------------------------------------------------------
@@ -185,7 +180,6 @@ def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEN
 @dataclass(frozen=True)
 class PurchaseModelFit:
     """The BG/NBD model of a filter state, or why there is none (``model is None``, ``message``)."""
-
     #: Safe to keep in the shared on-disk cache (numbers, arrays and frames only), see metrics.shared_cache.
     plain_data: ClassVar[bool] = True
     filters: Filters
@@ -206,7 +200,6 @@ class PurchaseModelFit:
 @dataclass(frozen=True)
 class SpendModelFit:
     """The Gamma-Gamma model of a filter state, or why there is none."""
-
     plain_data: ClassVar[bool] = True
     model: GammaGammaModel | None
     message: str
@@ -222,60 +215,52 @@ class SpendModelFit:
         return self.model is not None
 
 
+@memoized(scope_only=True)
 def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> PurchaseModelFit:
     """BG/NBD fitted with weights on the engine-side groups of the filter state (memoised per state and
     unit). Never raises for data reasons: an empty selection, a single customer or too few repeat
     buyers give ``model=None`` and a message saying why. Fitted on the scope (a focus does not refit)."""
-    filters = filters.scope
-
-    def compute() -> PurchaseModelFit:
-        started = time.perf_counter()
-        groups = btyd_groups(engine, filters, time_unit)
-        grouped = time.perf_counter()
-        n = int(groups.customers.sum())
-        repeat = int(groups.customers[groups.frequency > 0].sum())
-        common = {"filters": filters, "time_unit": time_unit, "groups": groups, "n_customers": n,
-                  "n_repeat_buyers": repeat, "group_seconds": grouped - started}
-        if n == 0:
-            return PurchaseModelFit(model=None, message=NO_CUSTOMERS, **common)
-        try:
-            model = BGNBDModel().fit(groups.frequency, groups.recency, groups["T"], weights=groups.customers)
-        except ModelFitError as exc:
-            return PurchaseModelFit(model=None, message=f"Churn model not fitted: {exc}.", **common)
-        message = "" if model.converged else f"Churn model fitted with a warning: {model.result.message}."
-        return PurchaseModelFit(model=model, message=message, fit_seconds=time.perf_counter() - grouped, **common)
-
-    unit_days(time_unit)
-    return engine.memo(("bgnbd", filters, time_unit), compute)
+    unit_days(time_unit)  # an unknown unit is an error, not a data reason
+    started = time.perf_counter()
+    groups = btyd_groups(engine, filters, time_unit)
+    grouped = time.perf_counter()
+    n = int(groups.customers.sum())
+    repeat = int(groups.customers[groups.frequency > 0].sum())
+    common = {"filters": filters, "time_unit": time_unit, "groups": groups, "n_customers": n,
+              "n_repeat_buyers": repeat, "group_seconds": grouped - started}
+    if n == 0:
+        return PurchaseModelFit(model=None, message=NO_CUSTOMERS, **common)
+    try:
+        model = BGNBDModel().fit(groups.frequency, groups.recency, groups["T"], weights=groups.customers)
+    except ModelFitError as exc:
+        return PurchaseModelFit(model=None, message=f"Churn model not fitted: {exc}.", **common)
+    message = "" if model.converged else f"Churn model fitted with a warning: {model.result.message}."
+    return PurchaseModelFit(model=model, message=message, fit_seconds=time.perf_counter() - grouped, **common)
 
 
+@memoized(scope_only=True)
 def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
     """Gamma-Gamma fitted on the repeat buyers' mean repeat-day value (memoised per filter state), with
     the frequency–monetary correlation check (the model assumes the two are independent). Fitted on the
     scope (a focus does not refit)."""
-    filters = filters.scope
-
-    def compute() -> SpendModelFit:
-        inputs = spend_inputs(engine, filters)
-        g = inputs.groups
-        fitted = int(g.customers.sum())
-        x = np.repeat(g.frequency.to_numpy(float), g.customers.to_numpy())
-        m = np.repeat(g.monetary_value.to_numpy(float), g.customers.to_numpy())
-        corr = frequency_monetary_correlation(x, m) if fitted >= 2 else float("nan")
-        common = {"repeat_buyers": inputs.repeat_buyers, "fitted_customers": fitted, "sampled": inputs.sampled,
-                  "frequency_monetary_corr": None if np.isnan(corr) else corr}
-        if fitted == 0:
-            return SpendModelFit(model=None, message="Spend model not fitted: no repeat buyers in the selection.",
-                                 **common)
-        started = time.perf_counter()
-        try:
-            model = GammaGammaModel().fit(g.frequency, g.monetary_value, weights=g.customers)
-        except ModelFitError as exc:
-            return SpendModelFit(model=None, message=f"Spend model not fitted: {exc}.", **common)
-        message = "" if model.converged else f"Spend model fitted with a warning: {model.result.message}."
-        return SpendModelFit(model=model, message=message, fit_seconds=time.perf_counter() - started, **common)
-
-    return engine.memo(("gamma_gamma", filters), compute)
+    inputs = spend_inputs(engine, filters)
+    g = inputs.groups
+    fitted = int(g.customers.sum())
+    x = np.repeat(g.frequency.to_numpy(float), g.customers.to_numpy())
+    m = np.repeat(g.monetary_value.to_numpy(float), g.customers.to_numpy())
+    corr = frequency_monetary_correlation(x, m) if fitted >= 2 else float("nan")
+    common = {"repeat_buyers": inputs.repeat_buyers, "fitted_customers": fitted, "sampled": inputs.sampled,
+              "frequency_monetary_corr": None if np.isnan(corr) else corr}
+    if fitted == 0:
+        return SpendModelFit(model=None, message="Spend model not fitted: no repeat buyers in the selection.",
+                             **common)
+    started = time.perf_counter()
+    try:
+        model = GammaGammaModel().fit(g.frequency, g.monetary_value, weights=g.customers)
+    except ModelFitError as exc:
+        return SpendModelFit(model=None, message=f"Spend model not fitted: {exc}.", **common)
+    message = "" if model.converged else f"Spend model fitted with a warning: {model.result.message}."
+    return SpendModelFit(model=model, message=message, fit_seconds=time.perf_counter() - started, **common)
 
 
 # ----- scoring ---------------------------------------------------------------------------------------------
@@ -320,6 +305,7 @@ SCORE_COLUMNS = ("customer_id", "orders", "revenue", "frequency", "recency_days"
                  "p_alive", "churn_risk", "risk_band", "expected_purchases_12m")
 
 
+@memoized
 def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> ir.Table | None:
     """The customers in view with ``p_alive``, ``churn_risk`` (= 1 − p_alive), ``risk_band`` and
     ``expected_purchases_12m``: the scope model's group scores joined back in the engine and materialised
@@ -328,19 +314,16 @@ def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_T
     if fit.model is None:
         return None
 
-    def compute() -> ir.Table:
-        scores = ibis.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases"]])
-        mart = customer_mart(engine, filters)
-        joined = mart.inner_join(scores, list(GROUP_COLUMNS))
-        churn_risk = 1.0 - joined.p_alive
-        out = joined.select(
-            "customer_id", "orders", "revenue", "frequency", "recency_days", "span_days", "tenure_days",
-            "p_alive", churn_risk=churn_risk, risk_band=risk_band_expr(churn_risk),
-            expected_purchases_12m=joined.expected_purchases,
-        )
-        return engine.materialize(out)
-
-    return engine.memo(("customer_scores", filters, time_unit), compute)
+    scores = ibis.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases"]])
+    mart = customer_mart(engine, filters)
+    joined = mart.inner_join(scores, list(GROUP_COLUMNS))
+    churn_risk = 1.0 - joined.p_alive
+    out = joined.select(
+        "customer_id", "orders", "revenue", "frequency", "recency_days", "span_days", "tenure_days",
+        "p_alive", churn_risk=churn_risk, risk_band=risk_band_expr(churn_risk),
+        expected_purchases_12m=joined.expected_purchases,
+    )
+    return out
 
 
 def expected_order_value_expr(spend: SpendModelFit, frequency: ir.IntegerValue,

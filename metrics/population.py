@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.labels import SCHEME_LABELS
@@ -31,12 +32,11 @@ from metrics.segment_rules import check_scheme, label_customers, segment_column
 from metrics.selection import scope_customers, scope_engagement, scope_orders
 
 
+@memoized(scope_only=True)
 def labelled_mart(engine: Engine, filters: Filters) -> ir.Table:
     """The scope's mart with RFM scores and a ``segment_<scheme>`` column per scheme, every scope customer
     (the focus plays no part), materialised once per scope."""
-    scope = filters.scope
-    return engine.memo(("labelled_mart", scope),
-                       lambda: engine.materialize(label_customers(scope_mart(engine, scope))))
+    return label_customers(scope_mart(engine, filters))
 
 
 def _narrow(mart: ir.Table, filters: Filters) -> ir.Table:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 
@@ -97,6 +98,7 @@ def scope_orders(engine: Engine, filters: Filters, *, valid_only: bool = True,
     return orders.mutate(order_date=orders.order_ts.date())
 
 
+@memoized
 def first_valid_orders(engine: Engine) -> ir.Table:
     """``customer_id``, ``first_order_ever``: the date of every customer's first valid order in the data.
 
@@ -106,12 +108,9 @@ def first_valid_orders(engine: Engine) -> ir.Table:
     date"; customers without such an order are excluded by the callers' own conditions.
     """
 
-    def compute() -> ir.Table:
-        o = engine.orders
-        valid = o.filter(valid_order(o))
-        return valid.group_by("customer_id").aggregate(first_order_ever=valid.order_ts.min().date())
-
-    return engine.memo(("first_valid_orders",), lambda: engine.materialize(compute()))
+    o = engine.orders
+    valid = o.filter(valid_order(o))
+    return valid.group_by("customer_id").aggregate(first_order_ever=valid.order_ts.min().date())
 
 
 def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:

@@ -4,8 +4,8 @@ Under gunicorn each worker is a separate process with its own in-memory cache, s
 filter state computed by one worker is computed again by the next worker that gets a request for it,
 and every restart starts cold. Results that are plain data (frames, dicts, lists, numbers, fitted
 model parameters) are pickled into one folder per *fingerprint* — the data files (path, size,
-modification time), the backend and the source code of ``metrics/`` — so new data or new code never
-read old results. Ibis expressions (materialised marts) are never stored: they only live in memory.
+modification time), the backend and the source code of ``metrics/`` (subpackages included) — so new data
+or new code never read old results. Ibis expressions (materialised marts) are never stored: they only live in memory.
 
 A per-key file lock makes concurrent workers compute a result once: the second one waits for the
 first and then reads its file. The folder is capped in size; the least recently used files go first.
@@ -65,10 +65,11 @@ def is_plain_data(value: Any, depth: int = 0) -> bool:
 
 
 def code_version() -> str:
-    """Hash of the source of ``metrics/``: a new release never reads results of the old one."""
+    """Hash of every source file of the analytics package ``metrics/``, its subpackages included: a new
+    release never reads results of the old one, wherever in the package the code moved."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -71,7 +71,8 @@ def test_countries_are_sorted_and_deduplicated_so_equal_filters_hash_equal():
 
 
 def test_query_round_trip_with_every_field():
-    f = Filters("2023-02-01", "2023-11-30", "Non-Prime", ("United States", "France")).with_focus("rfm", "Can't Lose Them")
+    f = Filters("2023-02-01", "2023-11-30", "Non-Prime", ("United States", "France")).with_focus(
+        "rfm", "Can't Lose Them")
     parsed, notices = Filters.from_query(f.to_query(), DEFAULT, COUNTRIES)
     assert parsed == f and notices == []
     assert Filters.from_query("?" + f.to_query(), DEFAULT, COUNTRIES)[0] == f

@@ -45,8 +45,8 @@ def test_fitted_models_are_shared_but_expressions_stay_in_memory(generated_dir, 
     fit = model_inputs.fit_purchase_model(first, STATE)
     assert fit.ok
     model_inputs.customer_scores(first, STATE)  # an Ibis expression over a materialised table
-    assert "customer_scores" in first.cache._memory_only
-    assert "bgnbd" not in first.cache._memory_only
+    assert "metrics.model_inputs.customer_scores" in first.cache._memory_only
+    assert "metrics.model_inputs.fit_purchase_model" not in first.cache._memory_only
 
     second = engine(generated_dir, tmp_path)
     again = model_inputs.fit_purchase_model(second, STATE)
@@ -130,3 +130,50 @@ def test_the_shared_cache_can_be_turned_off(generated_dir, tmp_path):
     assert store is not None and store.root == tmp_path and store.max_bytes == 5 * 1024 * 1024
     with pytest.raises(ValueError, match="cache MB"):
         load_settings({"CUSTINTEL_CACHE_MB": "0"})
+
+
+def test_keys_are_the_bound_arguments_with_defaults(generated_dir, tmp_path):
+    """f(e, F), f(e, F, "loyalty") and f(e, F, scheme="loyalty") are one entry, computed once."""
+    eng = engine(generated_dir, "off")
+    first = segments.segment_summary(eng, STATE)
+    misses = eng.cache.stats()["misses"]
+    pd.testing.assert_frame_equal(segments.segment_summary(eng, STATE, "loyalty"), first)
+    pd.testing.assert_frame_equal(segments.segment_summary(eng, STATE, scheme="loyalty"), first)
+    assert eng.cache.stats()["misses"] == misses
+    segments.segment_summary(eng, STATE, "rfm")
+    assert eng.cache.stats()["misses"] > misses
+
+
+def test_scope_only_results_are_shared_by_every_focus(generated_dir):
+    eng = engine(generated_dir, "off")
+    fit = model_inputs.fit_purchase_model(eng, STATE)
+    misses = eng.cache.stats()["misses"]
+    for label in ("Top Tier", "At-Risk"):
+        assert model_inputs.fit_purchase_model(eng, STATE.with_focus("loyalty", label)) is fit
+    assert eng.cache.stats()["misses"] == misses
+
+
+def test_the_code_version_covers_analytics_code_in_subpackages(tmp_path, monkeypatch):
+    from metrics import shared_cache
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "top.py").write_text("x = 1\n")
+    (package / "sub" / "inner.py").write_text("y = 1\n")
+    monkeypatch.setattr(shared_cache, "PACKAGE_DIR", package)
+    before = shared_cache.code_version()
+    (package / "sub" / "inner.py").write_text("y = 2\n")
+    assert shared_cache.code_version() != before
+
+
+def test_eviction_releases_entries_and_the_byte_bound_holds():
+    from metrics.cache import Entry, ResultCache
+
+    released = []
+    cache = ResultCache(max_entries=100, max_bytes=250)
+    for i in range(5):
+        entry = Entry(i, nbytes=100, release=lambda i=i: released.append(i))
+        cache.get_or_compute_entry(("k", (i,)), lambda entry=entry: entry)
+    assert released == [0, 1, 2] and cache.nbytes() == 200 and cache.stats()["entries"] == 2
+    cache.clear()
+    assert released == [0, 1, 2, 3, 4] and cache.nbytes() == 0
