@@ -1,22 +1,30 @@
-"""The in-app glossary, built from the code's own definitions: KPI_SPECS, the segment and RFM module
-docstrings, and the docstring of every metric function (so the text always matches what is computed)."""
+"""The in-app glossary, built from the code's own definitions: the measure registry
+(:data:`metrics.measures.MEASURES`), the segment-rule and RFM module docstrings, and the docstring of every
+metric function (so the text always matches what is computed)."""
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 from types import ModuleType
 
 import dash_bootstrap_components as dbc
 from dash import html
 
 from components.colours import scheme_colours
-from metrics.kpis import KPI_SPECS, REPEAT_RATE_TARGET
+from metrics.kpis import REPEAT_RATE_TARGET
 from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
+from metrics.measures import KPI_MEASURES, MEASURES
 
-#: Metric modules whose public functions are listed (missing modules are skipped).
-METRIC_MODULES = ("kpis", "segments", "trends", "activity", "engagement", "repeat", "lifecycle", "demographics",
-                  "retention", "churn", "clv", "model_quality", "customers", "customer")
+
+def metric_modules() -> list[str]:
+    """Every module of the analytics package (subpackages included), by name relative to ``metrics``:
+    found, not listed by hand, so a new metric module is in the glossary without another edit."""
+    import metrics
+
+    return sorted(info.name.removeprefix("metrics.") for info in
+                  pkgutil.walk_packages(metrics.__path__, prefix="metrics.") if not info.ispkg)
 
 
 def _doc(obj: object) -> str:
@@ -34,7 +42,7 @@ def metric_functions() -> list[tuple[str, str, str]]:
     """(module, function name, docstring) of every public metric ``(engine, filters, ...)`` function that
     returns numbers or a frame (helpers returning Ibis tables are left out)."""
     out = []
-    for name in METRIC_MODULES:
+    for name in metric_modules():
         module = _module(name)
         if module is None:
             continue
@@ -56,13 +64,19 @@ def _swatch(colour: str) -> html.Span:
 
 
 def glossary_sections() -> list:
-    kpi_rows = [html.Tr([html.Td(spec.label, className="fw-semibold"), html.Td(spec.definition),
-                         html.Td("higher" if spec.higher_is_better else "lower")]) for spec in KPI_SPECS]
-    kpis = dbc.Card([dbc.CardHeader(html.H6("KPIs", className="mb-0")), dbc.CardBody([
-        html.P(f"Every KPI card also shows the change versus the preceding range of equal length. Sales "
-               f"exclude returned and same-day-cancelled orders. Repeat-rate target: "
-               f"{REPEAT_RATE_TARGET:.0%}.", className="small"),
-        dbc.Table([html.Thead(html.Tr([html.Th("KPI"), html.Th("Definition"), html.Th("Better when")])),
+    kpi_rows = [html.Tr([html.Td(m.label, className="fw-semibold"),
+                         html.Td(m.definition),
+                         html.Td("KPI card" if m.name in KPI_MEASURES else ""),
+                         html.Td("higher" if m.higher_is_better else "lower"),
+                         html.Td("yes" if m.additive else "no"),
+                         html.Td("yes" if m.segment_meaning else "brand only")]) for m in MEASURES.values()]
+    kpis = dbc.Card([dbc.CardHeader(html.H6("Measures", className="mb-0")), dbc.CardBody([
+        html.P(f"Every measure is defined once, here as in the code. Every KPI card also shows the change "
+               f"versus the preceding range of equal length. Sales exclude returned and same-day-cancelled "
+               f"orders. Repeat-rate target: {REPEAT_RATE_TARGET:.0%}.", className="small"),
+        dbc.Table([html.Thead(html.Tr([html.Th("Measure"), html.Th("Definition"), html.Th(""),
+                                       html.Th("Better when"), html.Th("Adds across segments"),
+                                       html.Th("Per segment")])),
                    html.Tbody(kpi_rows)], size="sm", striped=True, className="mb-0"),
     ])], className="mb-3 shadow-sm", id="glossary-kpis")
 
@@ -73,7 +87,7 @@ def glossary_sections() -> list:
             html.Span(SCHEME_TITLES.get(scheme, "Lifecycle (monthly)"), className="fw-semibold me-2"),
             *[html.Span([_swatch(colours[label]), label], className="me-3 text-nowrap") for label in labels],
         ], className="mb-1 small"))
-    segments_module = _module("segments")
+    segments_module = _module("segment_rules")
     rfm_module = _module("rfm")
     segments = dbc.Card([dbc.CardHeader(html.H6("Segments and their colours", className="mb-0")), dbc.CardBody([
         *schemes,

@@ -28,6 +28,7 @@ from components.formatting import D3_FORMATS, fmt_int
 from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
 from metrics.export import export_filename, to_safe_csv
 from metrics.filters import Filters
+from metrics.measures import MEASURES
 
 GRID, EXPORT, DOWNLOAD, PARAMS, CAPTION = "data-table", "table-export", "table-download", "table-params", \
     "table-caption"
@@ -94,20 +95,31 @@ def column(field: str, header: str | None = None, fmt: str | None = None, *, lin
     return col
 
 
+#: Grid format of each measure display format of :mod:`metrics.measures`.
+MEASURE_FORMATS = {"int": "int", "money": "money", "pct": "pct", "days": "float1", "float": "float"}
+
+
+def measure_column(name: str, header: str | None = None, **options: Any) -> dict[str, Any]:
+    """A grid column for a registry measure: its label as header (unless given), its display format and
+    its definition as the header tooltip."""
+    m = MEASURES[name]
+    return column(name, header or m.label, MEASURE_FORMATS[m.fmt], tooltip=m.definition, **options)
+
+
 def segment_summary_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:
     """The grid columns of :func:`metrics.segments.segment_summary`; ``label`` and ``width`` are the
     pinned segment column's header and width (e.g. "Tier" where the segments are loyalty tiers)."""
     return [
         column("segment", label, pinned=True, width=width),
-        column("customers", "Customers", "int"),
+        measure_column("customers"),
         column("customer_share", "% of customers", "pct"),
-        column("orders", "Orders", "int"),
-        column("revenue", "Revenue", "money"),
-        column("revenue_share", "% of revenue", "pct"),
-        column("aov", "AOV", "money"),
-        column("revenue_per_customer", "Revenue / customer", "money"),
-        column("repeat_rate", "Repeat rate", "pct"),
-        column("avg_recency_days", "Avg recency (days)", "float1"),
+        measure_column("orders"),
+        measure_column("revenue"),
+        column("revenue_share", "% of sales", "pct"),
+        measure_column("aov"),
+        measure_column("ltv"),
+        measure_column("repeat_purchase_rate"),
+        measure_column("avg_recency_days"),
     ]
 
 

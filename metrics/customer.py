@@ -36,12 +36,12 @@ from metrics.demographics import sample_key
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
+from metrics.grains import as_timestamps, period_starts
 from metrics.labels import SCHEME_LABELS
 from metrics.model_inputs import fit_purchase_model, fit_spend_model
 from metrics.population import customer_mart, engagement_in_view, orders_in_view, people_in_view
 from metrics.segment_rules import check_scheme, segment_column
 from metrics.selection import valid_order
-from metrics.trends import as_timestamps, period_starts
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
 #: The largest integer a browser's JavaScript number holds exactly (ids travel through JSON to the grid);

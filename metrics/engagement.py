@@ -22,10 +22,10 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
+from metrics.grains import as_timestamps, period_starts
 from metrics.population import customer_segments, engagement_in_view, people_in_view, shown_labels
 from metrics.segment_rules import check_scheme
 from metrics.selection import buyer_ids
-from metrics.trends import as_timestamps, period_starts
 
 #: Segment given to customers with engagement rows but no valid order in the range (they are not in the
 #: customer mart, so no scheme labels them): prospects and lapsed buyers.

@@ -28,9 +28,9 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
+from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
 from metrics.labels import LIFECYCLE_LABELS
 from metrics.population import orders_in_view
-from metrics.trends import as_timestamps, month_from_index, month_index, month_index_expr
 
 VIP_MIN_ORDERS = 6
 VIP_WINDOW_MONTHS = 12

@@ -31,7 +31,8 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     """The mart as an (unmaterialised) Ibis expression. Column meanings:
 
     - ``orders``: valid orders in the range; ``order_days``: distinct days with a valid order
-    - ``revenue``, ``gross_amount``, ``discount_amount``: sums over those orders;
+    - ``revenue``, ``gross_amount``, ``discount_amount``: sums over those orders; ``repeat_revenue``: the
+      revenue of the orders after the customer's first in the range (sequenced by timestamp, order_id);
       ``discount_share`` = discount / gross (0 when gross is 0); ``promo_orders``: orders using a promo
     - ``first_order_date``, ``last_order_date`` in the range; ``first_order_ever``: first valid order up
       to the as-of date regardless of the range start; ``is_new``: that first order falls in the range
@@ -42,6 +43,8 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
     """
     as_of = ibis.literal(filters.as_of)
     orders = scope_orders(engine, filters)
+    sequence = ibis.row_number().over(group_by=orders.customer_id, order_by=[orders.order_ts, orders.order_id])
+    orders = orders.mutate(sequence=sequence)
     per_customer = orders.group_by("customer_id").aggregate(
         orders=orders.count(),
         order_days=orders.order_date.nunique(),
@@ -50,6 +53,7 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
         revenue=orders.net_revenue.sum().round(MONEY_DECIMALS),
         gross_amount=orders.gross_amount.sum().round(MONEY_DECIMALS),
         discount_amount=orders.discount_amount.sum().round(MONEY_DECIMALS),
+        repeat_revenue=ibis.ifelse(orders.sequence > 0, orders.net_revenue, 0.0).sum().round(MONEY_DECIMALS),
         promo_orders=orders.promo_used.cast("int64").sum(),
         first_order_date=orders.order_date.min(),
         last_order_date=orders.order_date.max(),

@@ -13,43 +13,30 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, relative_change
-from metrics.population import customer_mart, segment_members, shown_labels
-from metrics.segment_rules import check_scheme, segment_column
+from metrics.measures import measure_frame
+from metrics.population import segment_members
+from metrics.segment_rules import check_scheme
 
-
-def _all_labels(frame: pd.DataFrame, filters: Filters, scheme: str, zero_columns: list[str]) -> pd.DataFrame:
-    """Every label shown for the scheme (:func:`shown_labels`) in display order, zeros for labels nobody has."""
-    labels = pd.DataFrame({"segment": list(shown_labels(filters, scheme))})
-    out = labels.merge(frame, on="segment", how="left")
-    out[zero_columns] = out[zero_columns].fillna(0)
-    return out
+#: The columns of :func:`segment_summary` that are registry measures, in table order.
+SUMMARY_MEASURES: tuple[str, ...] = ("customers", "orders", "revenue", "aov", "ltv", "repeat_purchase_rate",
+                                     "repeat_customers", "avg_recency_days")
+SUMMARY_COUNTS = ("customers", "orders", "repeat_customers")
 
 
 @memoized
 def segment_summary(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
-    """Per segment: customers, share of customers, orders, revenue, share of revenue, AOV, revenue per
-    customer, repeat purchase rate (share with ≥ 2 orders), mean recency in days."""
+    """Per segment label shown (every label, or the focus label): ``customers``, ``customer_share`` (of
+    the customers in view), ``orders``, ``revenue``, ``revenue_share``, ``aov``, ``ltv`` (revenue per
+    customer), ``repeat_purchase_rate``, ``repeat_customers`` and ``avg_recency_days`` — measures of
+    :mod:`metrics.measures`."""
     check_scheme(scheme)
-    t = customer_mart(engine, filters)
-    seg = t[segment_column(scheme)]
-    grouped = t.group_by(segment=seg).aggregate(
-        customers=t.count(),
-        orders=t.orders.sum(),
-        revenue=t.revenue.sum(),
-        repeat_customers=(t.orders >= 2).cast("int64").sum(),
-        avg_recency_days=t.recency_days.mean(),
-    )
-    frame = engine.execute(grouped)
-    out = _all_labels(frame, filters, scheme, ["customers", "orders", "revenue", "repeat_customers"])
-    out = out.astype({"customers": "int64", "orders": "int64", "repeat_customers": "int64"})
-    total_customers, total_revenue = out.customers.sum(), out.revenue.sum()
-    out["customer_share"] = ratio(out.customers, total_customers)
-    out["revenue_share"] = ratio(out.revenue, total_revenue)
-    out["aov"] = ratio(out.revenue, out.orders)
-    out["revenue_per_customer"] = ratio(out.revenue, out.customers)
-    out["repeat_rate"] = ratio(out.repeat_customers, out.customers)
-    return out[["segment", "customers", "customer_share", "orders", "revenue", "revenue_share", "aov",
-                "revenue_per_customer", "repeat_rate", "repeat_customers", "avg_recency_days"]]
+    out = measure_frame(engine, filters, SUMMARY_MEASURES, scheme=scheme)
+    out = out.astype({c: "int64" for c in SUMMARY_COUNTS})
+    out["segment"] = out["segment"].astype("str")
+    out["customer_share"] = ratio(out.customers, out.customers.sum())
+    out["revenue_share"] = ratio(out.revenue, out.revenue.sum())
+    return out[["segment", "customers", "customer_share", "orders", "revenue", "revenue_share", "aov", "ltv",
+                "repeat_purchase_rate", "repeat_customers", "avg_recency_days"]]
 
 
 @memoized
@@ -77,24 +64,16 @@ def segment_summary_with_change(engine: Engine, filters: Filters, scheme: str = 
 
 @memoized
 def segment_country_matrix(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
-    """Per segment × country: customers, revenue, AOV and repeat purchase rate (long format)."""
+    """Per segment × country with customers: customers, orders, revenue, AOV and repeat purchase rate
+    (long format; segments in display order, then countries by name)."""
     check_scheme(scheme)
-    t = customer_mart(engine, filters)
-    grouped = t.group_by(segment=t[segment_column(scheme)], country=t.country).aggregate(
-        customers=t.count(), orders=t.orders.sum(), revenue=t.revenue.sum(),
-        repeat_customers=(t.orders >= 2).cast("int64").sum(),
-    )
-    frame = engine.execute(grouped)
-    columns = ["segment", "country", "customers", "orders", "revenue", "aov", "repeat_rate"]
+    names = ("customers", "orders", "revenue", "aov", "repeat_purchase_rate")
+    frame = measure_frame(engine, filters, names, scheme=scheme, by_country=True)
     if frame.empty:
         return empty_frame({"segment": "str", "country": "str", "customers": "int64", "orders": "int64",
-                            "revenue": "float64", "aov": "float64", "repeat_rate": "float64"})
-    frame["aov"] = ratio(frame.revenue, frame.orders)
-    frame["repeat_rate"] = ratio(frame.repeat_customers, frame.customers)
-    order = {label: i for i, label in enumerate(shown_labels(filters, scheme))}
-    frame = frame.sort_values(["segment", "country"], key=lambda s: s.map(order) if s.name == "segment" else s)
-    return frame[columns].reset_index(drop=True)
-
+                            "revenue": "float64", "aov": "float64", "repeat_purchase_rate": "float64"})
+    frame = frame.astype({"customers": "int64", "orders": "int64", "segment": "str", "country": "str"})
+    return frame[["segment", "country", *names]].reset_index(drop=True)
 
 
 AUDIENCE_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "is_prime": "bool", "orders": "int64",

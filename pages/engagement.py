@@ -104,7 +104,7 @@ def update_segments(query: str | None, scheme: str | None):
     filters = read_filters(query)
     scheme = chosen_scheme(scheme)
     order = [*scheme_colours(scheme), NO_ORDERS_LABEL]
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return (empty_figure(),) * 4
     mac = monthly_active_customers(eng, filters, scheme)
     orders = trend_by_segment(eng, filters, "orders", "month", scheme)
@@ -128,7 +128,7 @@ def update_heatmaps(query: str | None, measure: str | None):
     eng = engine()
     filters = read_filters(query)
     measure = measure if measure in MEASURE_TITLES else "orders"
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return empty_figure(), empty_figure()
     year_month = activity_heatmap_year_month(eng, filters, measure)
     weekday_hour = activity_heatmap_weekday_hour(eng, filters, measure)

@@ -17,6 +17,7 @@ from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
+from metrics.measures import MEASURES
 from metrics.segments import segment_country_matrix, segment_summary
 
 dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,
@@ -26,12 +27,8 @@ SEGMENT_TABLE = "executive-segments"
 register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
                stem="segment_summary")
 
-MEASURES = {
-    "customers": ("Customers", "int"),
-    "revenue": ("Revenue", "money"),
-    "aov": ("Average order value", "money"),
-    "repeat_rate": ("Repeat purchase rate", "pct"),
-}
+#: Measures the segment × country matrix can show (records of metrics.measures).
+MATRIX_MEASURES = ("customers", "revenue", "aov", "repeat_purchase_rate")
 
 SEGMENT_COLUMNS = segment_summary_columns()
 
@@ -59,7 +56,7 @@ def layout(**_query: str) -> html.Div:
                 html.Span("Segments", className="small me-2"), scheme_dropdown("executive-scheme"),
                 html.Span("Measure", className="small mx-2"),
                 dcc.Dropdown(id="executive-measure", value="customers", clearable=False,
-                             options=[{"label": v[0], "value": k} for k, v in MEASURES.items()],
+                             options=[{"label": MEASURES[k].label, "value": k} for k in MATRIX_MEASURES],
                              style={"minWidth": "200px"}),
             ], className="d-flex align-items-center flex-wrap gap-1"),
         ), className="mb-3")),
@@ -80,7 +77,7 @@ def update_overview(query: str | None):
     summary = kpi_summary(eng, filters)
     values = kpis(eng, filters)
     cards = kpi_cards(summary)
-    if values["total_orders"] == 0:
+    if values["orders"] == 0:
         return cards, empty_figure(height=280), empty_figure(height=280), empty_figure(height=280)
     return (cards, gauge(values["repeat_purchase_rate"], REPEAT_RATE_TARGET),
             bands_figure(frequency_bands(eng, filters)), prime_figure(segment_summary(eng, filters, "prime")))
@@ -118,7 +115,7 @@ def prime_figure(prime) -> go.Figure:
 )
 def update_segments(query: str | None, scheme: str | None, measure: str | None):
     scheme = chosen_scheme(scheme)
-    measure = measure if measure in MEASURES else "customers"
+    measure = measure if measure in MATRIX_MEASURES else "customers"
     filters = read_filters(query)
     matrix = segment_country_matrix(engine(), filters, scheme)
     table = table_update(SEGMENT_TABLE, query, scheme=scheme)
@@ -128,7 +125,7 @@ def update_segments(query: str | None, scheme: str | None, measure: str | None):
 
 
 def matrix_figure(matrix, scheme: str, measure: str) -> go.Figure:
-    title, fmt = MEASURES[measure]
+    title, fmt = MEASURES[measure].label, MEASURES[measure].fmt
     spec = D3_FORMATS[fmt]
     segments = [s for s in scheme_colours(scheme) if s in set(matrix.segment)]
     fig = go.Figure(go.Heatmap(

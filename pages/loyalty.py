@@ -17,11 +17,12 @@ from components.kpi import kpi_card
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
+from metrics.grains import GRAINS
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
 from metrics.repeat import new_repeat_summary_with_change
 from metrics.segments import audience, segment_summary, segment_summary_with_change
-from metrics.trends import GRAINS, SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+from metrics.trends import SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
                    title="Loyalty · Customer Intelligence", segment_filter=True)
@@ -172,7 +173,7 @@ def update_trend(query: str | None, view: str | None, primary: str | None, secon
     allowed = SEGMENT_TREND_METRICS if segment_view else tuple(TREND_METRICS)
     options = [{"label": TREND_METRICS[m].label, "value": m} for m in allowed]
     primary = primary if primary in allowed else allowed[0]
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return empty_figure(height=380), options, segment_view
     spec = TREND_METRICS[primary]
     if segment_view:
@@ -222,7 +223,7 @@ def update_clv(query: str | None):
     eng = engine()
     filters = read_filters(query)
     table = table_update(CLV_TABLE, query)
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return (empty_figure(height=340), *table)
     model = clv_model_summary(eng, filters)
     if not model["ok"]:

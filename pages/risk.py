@@ -97,7 +97,7 @@ def update_bubbles(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
     scheme = chosen_scheme(scheme)
-    total_customers = customer_kpis(eng, filters)["total_customers"]
+    total_customers = customer_kpis(eng, filters)["customers"]
     if total_customers == 0:
         return empty_figure(height=380)
     frame = churn_by_segment(eng, filters, scheme)
@@ -129,7 +129,7 @@ def update_scatter(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query)
     scheme = chosen_scheme(scheme)
-    total = customer_kpis(eng, filters)["total_customers"]
+    total = customer_kpis(eng, filters)["customers"]
     if total == 0:
         return empty_figure(height=340), ""
     points = value_loyalty_points(eng, filters, scheme, sample=SCATTER_SAMPLE)
@@ -187,7 +187,7 @@ def update_risk(query: str | None):
     eng = engine()
     filters = read_filters(query)
     table = table_update(ACTIONS_TABLE, query)
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return (empty_figure(height=380), empty_figure(), None, *table)
     model = churn_model_summary(eng, filters)
     note = None
@@ -202,7 +202,7 @@ def update_risk(query: str | None):
 def update_fit(query: str | None):
     eng = engine()
     filters = read_filters(query)
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return empty_figure(height=320), ""
     model = churn_model_summary(eng, filters)
     if not model["ok"]:

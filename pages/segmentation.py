@@ -134,7 +134,7 @@ def share_bars(frame, dimension: str) -> go.Figure:
 def update_overview(query: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return (empty_figure(height=400), empty_figure(height=400), empty_figure(height=280),
                 empty_figure(height=280), empty_figure(height=280))
     points = income_spending_points(eng, filters, sample=SCATTER_SAMPLE)
@@ -170,7 +170,7 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     filters = read_filters(query, use_segment=USE_SEGMENT)
     scheme = chosen_scheme(scheme)
     measure = measure if measure in PERFORMANCE else "customers"
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return empty_figure(height=380)
     title, source, col, y_format = PERFORMANCE[measure]
     order = list(scheme_colours(scheme))
@@ -190,7 +190,7 @@ def update_segment_churn(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
     scheme = chosen_scheme(scheme)
-    if customer_kpis(eng, filters)["total_orders"] == 0:
+    if customer_kpis(eng, filters)["orders"] == 0:
         return empty_figure(height=380)
     frame = churn_by_segment(eng, filters, scheme)
     message = frame.attrs.get("message", "")

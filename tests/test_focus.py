@@ -63,7 +63,7 @@ def test_focus_lists_only_its_label_with_the_scope_count(generated_engine, scope
     assert summary.segment.tolist() == [label]
     assert summary.customers.tolist() == [expected]
     assert summary.customer_share.tolist() == ([1.0] if expected else [0.0])
-    assert customer_kpis(engine, focus)["total_customers"] == expected
+    assert customer_kpis(engine, focus)["customers"] == expected
     assert len(customer_mart_frame(engine, focus)) == expected
     for other in SCHEME_LABELS:  # a table of another scheme counts the same customers
         assert segment_summary(engine, focus, other).customers.sum() == expected

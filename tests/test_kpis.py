@@ -39,7 +39,7 @@ def engine(tmp_path_factory):
 def test_kpis_by_hand(engine):
     k = kpis(engine, Q1)
     assert k == pytest.approx({
-        "total_customers": 3, "total_orders": 4, "revenue": 190.0, "aov": 47.5, "ltv": 190 / 3,
+        "customers": 3, "orders": 4, "revenue": 190.0, "aov": 47.5, "ltv": 190 / 3,
         "repeat_purchase_rate": 1 / 3, "prime_share": 2 / 3,
         "active_rate_30d": 2 / 3,  # customer 1's last order is 55 days before 31 March
         "new_customers": 2,  # customers 1 and 3; customer 2 first ordered in 2023
@@ -51,25 +51,25 @@ def test_customer_kpis_are_the_kpis_without_the_model(engine):
     """customer_kpis reads the mart only: every KPI but the at-risk rate, and no churn model is fitted."""
     filters = Filters("2024-01-01", "2024-03-30")  # a state no other test has fitted a model for
     got = customer_kpis(engine, filters)
-    assert set(got) == {spec.key for spec in KPI_SPECS} - {"at_risk_rate"}
+    assert set(got) == {spec.name for spec in KPI_SPECS} - {"at_risk_rate"}
     assert not [key for key in engine.cache._data if key[0] == "bgnbd" and key[1] == filters]
     assert got == {key: value for key, value in kpis(engine, filters).items() if key != "at_risk_rate"}
-    assert (got["total_customers"], got["total_orders"], got["revenue"]) == (2, 3, 90.0)
+    assert (got["customers"], got["orders"], got["revenue"]) == (2, 3, 90.0)
     assert set(customer_kpis(engine, Filters("2022-01-01", "2022-01-31")).values()) == {0.0}
 
 
 def test_prime_and_country_filters(engine):
     prime = kpis(engine, Filters("2024-01-01", "2024-03-31", prime="Prime"))
-    assert (prime["total_customers"], prime["revenue"]) == (2, 150.0)
+    assert (prime["customers"], prime["revenue"]) == (2, 150.0)
     non_prime = kpis(engine, Filters("2024-01-01", "2024-03-31", prime="Non-Prime"))
-    assert (non_prime["total_customers"], non_prime["revenue"]) == (1, 40.0)
+    assert (non_prime["customers"], non_prime["revenue"]) == (1, 40.0)
     france = kpis(engine, Filters("2024-01-01", "2024-03-31", countries=("France",)))
-    assert (france["total_customers"], france["total_orders"], france["revenue"]) == (1, 1, 50.0)
+    assert (france["customers"], france["orders"], france["revenue"]) == (1, 1, 50.0)
 
 
 def test_single_day_range(engine):
     k = kpis(engine, Filters("2024-03-31", "2024-03-31"))
-    assert (k["total_customers"], k["total_orders"], k["revenue"], k["new_customers"]) == (1, 1, 100.0, 1)
+    assert (k["customers"], k["orders"], k["revenue"], k["new_customers"]) == (1, 1, 100.0, 1)
     assert k["active_rate_30d"] == 1.0
 
 
@@ -93,7 +93,7 @@ def test_delta_against_the_preceding_range(engine):
     march = kpi_summary(engine, Filters("2024-03-01", "2024-03-31")).set_index("key")
     assert march.loc["revenue", "value"] == 150.0 and march.loc["revenue", "previous"] == 30.0
     assert march.loc["revenue", "delta_pct"] == pytest.approx(4.0)
-    assert march.loc["total_customers", "delta"] == 1  # 2 customers vs 1
+    assert march.loc["customers", "delta"] == 1  # 2 customers vs 1
 
 
 def test_relative_change():
@@ -136,7 +136,7 @@ def pandas_kpis(folder, filters: Filters) -> dict[str, float]:
     first_ever = valid[valid.day <= end].groupby("customer_id").day.min()
     n = len(per)
     return {
-        "total_customers": n, "total_orders": len(in_range), "revenue": in_range.net_revenue.sum(),
+        "customers": n, "orders": len(in_range), "revenue": in_range.net_revenue.sum(),
         "aov": in_range.net_revenue.sum() / len(in_range), "ltv": in_range.net_revenue.sum() / n,
         "repeat_purchase_rate": (per.n >= 2).mean(), "prime_share": per.prime.mean(),
         "active_rate_30d": ((end - per["last"]).dt.days < 30).mean(),
@@ -151,7 +151,7 @@ def pandas_kpis(folder, filters: Filters) -> dict[str, float]:
 ])
 def test_kpis_match_pandas_on_generated_data(generated_engine, generated_dir, filters):
     expected = pandas_kpis(generated_dir, filters)
-    assert expected["total_customers"] > 0
+    assert expected["customers"] > 0
     got = kpis(generated_engine, filters)
     assert 0.0 <= got["at_risk_rate"] <= 1.0  # model-based: checked against pandas in tests/test_churn.py
     assert {key: value for key, value in got.items() if key != "at_risk_rate"} == pytest.approx(expected, rel=1e-9)

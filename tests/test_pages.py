@@ -195,7 +195,7 @@ def test_value_loyalty_scatter_says_how_many_customers_it_shows(app_module, engi
 
     risk = page_module("risk")
     filters = default_filters(engine)
-    total = int(customer_kpis(engine, filters)["total_customers"])
+    total = int(customer_kpis(engine, filters)["customers"])
     fig, note = risk.update_scatter(filters.to_query(), "behaviour")
     assert sum(len(t.x) for t in fig.data) == total and f"All {total:,} customers" in note
     points = value_loyalty_points(engine, filters, "behaviour", sample=risk.SCATTER_SAMPLE)

@@ -53,7 +53,7 @@ def test_summary_matches_pandas(data_engine):  # noqa: F811
         assert set(REPEAT_METRICS) <= set(got)
         for key, value in ref_summary(frames, filters).items():
             assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, filters)
-        assert got["repeat_rate"] == pytest.approx(got["repeat_customers"] / max(got["customers"], 1))
+        assert got["repeat_purchase_rate"] == pytest.approx(got["repeat_customers"] / max(got["customers"], 1))
 
 
 def test_interval_identity_with_same_day_orders(data_engine):  # noqa: F811
@@ -117,7 +117,7 @@ def test_summary_by_hand(hand):
     assert got == pytest.approx({
         "customers": 3, "orders": 6, "revenue": 330,
         "new_customers": 2,  # 1 and 3; customer 2 first bought in November
-        "repeat_customers": 2, "repeat_rate": 2 / 3,
+        "repeat_customers": 2, "repeat_purchase_rate": 2 / 3,
         "repeat_orders": 3, "repeat_sales": 130, "repeat_sales_share": 130 / 330,  # 20 + 50 + 60
         "potential_customers": 2,  # 4 and 8
         "avg_repeat_interval_days": 30,  # gaps 0, 20 and 70
@@ -159,7 +159,8 @@ def test_change_against_the_preceding_range_by_hand(hand):
     # and customer 6, a prospect active in December.
     change = new_repeat_summary_with_change(hand, Q1).set_index("key")
     assert list(change.index) == list(REPEAT_METRICS)
-    assert list(change.columns) == ["label", "fmt", "value", "previous", "delta", "delta_pct", "definition"]
+    assert list(change.columns) == ["label", "fmt", "value", "previous", "delta", "delta_pct", "higher_is_better",
+                                    "definition"]
     assert change.loc["customers", ["value", "previous", "delta"]].tolist() == [3, 1, 2]
     assert change.loc["customers", "delta_pct"] == pytest.approx(2.0)
     assert change.loc["new_customers", "delta_pct"] == pytest.approx(1.0)  # 2 vs 1

@@ -135,7 +135,7 @@ def test_empty_selection_has_every_label_with_zeros(tmp_path):
         assert summary.aov.eq(0).all()
     assert segment_country_matrix(engine, empty).empty
     assert list(segment_country_matrix(engine, empty).columns) == [
-        "segment", "country", "customers", "orders", "revenue", "aov", "repeat_rate"]
+        "segment", "country", "customers", "orders", "revenue", "aov", "repeat_purchase_rate"]
 
 
 def test_segment_sizes_with_change_by_hand(tmp_path):

@@ -9,14 +9,17 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
+from metrics.grains import GRAINS
 from metrics.labels import SCHEME_LABELS
-from metrics.trends import GRAINS, SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+from metrics.measures import MEASURES
+from metrics.trends import SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401
     data_engine,
     filter_cases,
     load_frames,
+    ref_engagement,
     ref_orders,
     rows_under_segment_filter,
 )
@@ -29,38 +32,57 @@ def truncate(days: pd.Series, grain: str) -> pd.Series:
 
 
 def ref_trend(frames: dict, filters: Filters, grain: str) -> pd.DataFrame:
-    """All trend metrics per period computed with pandas from the raw tables."""
-    valid = ref_orders(frames, filters)
+    """All trend measures per period computed with pandas from the raw tables."""
+    valid = ref_orders(frames, filters).sort_values(["customer_id", "order_ts", "order_id"])
     valid = valid.assign(period=truncate(valid.order_date, grain))
+    valid["repeat"] = valid.duplicated(["period", "customer_id"])  # every order after the first in the period
+    first_ever = frames["fact_orders"].query("~is_returned & ~is_cancelled").groupby("customer_id").order_date.min()
     per_customer = valid.groupby(["period", "customer_id"]).agg(
-        orders=("order_id", "size"), revenue=("net_revenue", "sum"), is_prime=("is_prime", "first"))
+        orders=("order_id", "size"), revenue=("net_revenue", "sum"), is_prime=("is_prime", "first"),
+        first=("order_date", "min"), last=("order_date", "max"),
+        repeat_revenue=("net_revenue", lambda r: r[valid.loc[r.index, "repeat"]].sum())).reset_index()
+    since = per_customer.period.where(per_customer.period > pd.Timestamp(filters.start), pd.Timestamp(filters.start))
+    per_customer["is_new"] = per_customer.customer_id.map(first_ever) >= since
+    per_customer["span"] = (per_customer["last"] - per_customer["first"]).dt.days
+    new = per_customer[per_customer.is_new]
     g = per_customer.groupby("period")
     out = pd.DataFrame({
         "customers": g.size(), "orders": g.orders.sum(), "revenue": g.revenue.sum(),
-        "repeat": g.orders.apply(lambda s: (s >= 2).sum()), "prime": g.is_prime.sum(),
+        "repeat_customers": g.orders.apply(lambda s: (s >= 2).sum()), "prime_customers": g.is_prime.sum(),
+        "repeat_sales": g.repeat_revenue.sum(), "repeat_span_days": g.span.sum(), "new_customers": g.is_new.sum(),
+        "new_customer_orders": new.groupby("period").orders.sum(),
+        "new_customer_sales": new.groupby("period").revenue.sum(),
     })
-    history = ref_orders(frames, filters, whole_history=True)
-    first = history.groupby("customer_id").order_date.min()
-    first = first[first >= pd.Timestamp(filters.start)]
-    out["new_customers"] = truncate(first, grain).value_counts()
     every = ref_orders(frames, filters, valid_only=False)
     every = every.assign(period=truncate(every.order_date, grain))
     out = out.join(every.groupby("period").agg(all_orders=("order_id", "size"),
-                                               returned=("is_returned", "sum")), how="outer")
+                                               returned_orders=("is_returned", "sum")), how="outer")
+    engagement = ref_engagement(frames, filters)
+    active = engagement[(engagement.web_visits + engagement.emails_opened + engagement.cart_adds) > 0]
+    active = active.assign(period=truncate(active.month, grain))[["customer_id", "period"]].drop_duplicates()
+    step = {"week": pd.DateOffset(days=7), "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3),
+            "year": pd.DateOffset(years=1)}[grain]
+    period_end = (active.period + step - pd.Timedelta(days=1)).clip(upper=pd.Timestamp(filters.end))
+    bought = active.customer_id.map(first_ever)
+    prospects = active[bought.isna() | (bought > period_end)]
+    out = out.join(prospects.groupby("period").size().rename("potential_customers"), how="outer")
     start = truncate(pd.Series([pd.Timestamp(filters.start)]), grain)[0]
     end = truncate(pd.Series([pd.Timestamp(filters.end)]), grain)[0]
     periods = pd.date_range(start, end, freq={"week": "7D", "month": "MS", "quarter": "QS", "year": "YS"}[grain])
     out = out.reindex(periods).fillna(0)
+    out["repeat_orders"] = out.orders - out.customers
 
     def div(a: pd.Series, b: pd.Series) -> pd.Series:
         return (a / b.where(b != 0)).fillna(0.0)
 
-    return pd.DataFrame({
-        "revenue": out.revenue, "orders": out.orders, "customers": out.customers,
-        "aov": div(out.revenue, out.orders), "new_customers": out.new_customers,
-        "repeat_rate": div(out.repeat, out.customers), "revenue_per_customer": div(out.revenue, out.customers),
-        "returns_rate": div(out.returned, out.all_orders), "prime_share": div(out.prime, out.customers),
-    })
+    return out.assign(
+        aov=div(out.revenue, out.orders), ltv=div(out.revenue, out.customers),
+        orders_per_customer=div(out.orders, out.customers),
+        repeat_purchase_rate=div(out.repeat_customers, out.customers),
+        repeat_sales_share=div(out.repeat_sales, out.revenue),
+        avg_repeat_interval_days=div(out.repeat_span_days, out.repeat_orders),
+        returns_rate=div(out.returned_orders, out.all_orders), prime_share=div(out.prime_customers, out.customers),
+    )
 
 
 def test_every_metric_and_grain_matches_pandas(data_engine):  # noqa: F811
@@ -71,7 +93,7 @@ def test_every_metric_and_grain_matches_pandas(data_engine):  # noqa: F811
             expected = ref_trend(frames, filters, grain)
             for metric in TREND_METRICS:
                 got = trend(data_engine, filters, metric, grain)
-                assert list(got.columns) == ["period", "value"]
+                assert list(got.columns) == ["period", "value", "partial"]
                 assert list(got.period) == list(expected.index), (metric, grain)
                 np.testing.assert_allclose(got.value, expected[metric].to_numpy(), rtol=1e-9, atol=1e-9,
                                            err_msg=f"{metric} {grain} {filters}")
@@ -84,10 +106,11 @@ def test_segment_trend_adds_up_to_the_total(data_engine):  # noqa: F811
         assert list(split.columns) == ["period", "segment", "value"]
         total = trend(data_engine, filters, metric, "quarter")
         assert len(split) == len(total) * len(SCHEME_LABELS["loyalty"])
-        if metric == "aov":  # a ratio: the segment's revenue / its orders, not a share of the total
-            revenue = trend_by_segment(data_engine, filters, "revenue", "quarter", "loyalty").value
-            orders = trend_by_segment(data_engine, filters, "orders", "quarter", "loyalty").value
-            expected = np.where(orders > 0, revenue / orders.where(orders > 0, 1), 0.0)
+        if not MEASURES[metric].additive:  # a ratio of the segment's own sums, not a share of the total
+            numerator, denominator = MEASURES[metric].ratio_of
+            top = trend_by_segment(data_engine, filters, numerator, "quarter", "loyalty").value
+            bottom = trend_by_segment(data_engine, filters, denominator, "quarter", "loyalty").value
+            expected = np.where(bottom > 0, top / bottom.where(bottom > 0, 1), 0.0)
             np.testing.assert_allclose(split.value.to_numpy(), expected, rtol=1e-9)
             continue
         summed = split.groupby("period", sort=True).value.sum()
@@ -129,8 +152,15 @@ MONTHS = [pd.Timestamp(f"2024-0{m}-01") for m in (1, 2, 3)]
     ("customers", [2, 1, 1]),
     ("aov", [350 / 3, 80, 60]),
     ("new_customers", [1, 1, 0]),  # customer 2 in January, 3 in February; 1 bought in December
-    ("repeat_rate", [0.5, 0, 0]),  # only customer 1 bought twice within one month
-    ("revenue_per_customer", [175, 80, 60]),
+    ("repeat_purchase_rate", [0.5, 0, 0]),  # only customer 1 bought twice within one month
+    ("ltv", [175, 80, 60]),
+    ("orders_per_customer", [1.5, 1, 1]),
+    ("repeat_customers", [1, 0, 0]),
+    ("repeat_orders", [1, 0, 0]),
+    ("repeat_sales", [50, 0, 0]),  # customer 1's second January order
+    ("avg_repeat_interval_days", [15, 0, 0]),  # 5 → 20 January
+    ("new_customer_orders", [1, 1, 0]),
+    ("new_customer_sales", [200, 80, 0]),
     ("returns_rate", [0, 0.5, 0]),  # February: 1 returned of 2 orders; a cancellation is not a return
     ("prime_share", [0.5, 0, 0]),  # the returned order does not make customer 1 a February customer
 ])
@@ -143,7 +173,10 @@ def test_monthly_values_by_hand(hand, metric, values):
 def test_quarter_and_year_by_hand(hand):
     for grain in ("quarter", "year"):
         assert trend(hand, Q1, "orders", grain).value.tolist() == [5]
-        assert trend(hand, Q1, "repeat_rate", grain).value.tolist() == pytest.approx([2 / 3])
+        assert trend(hand, Q1, "repeat_purchase_rate", grain).value.tolist() == pytest.approx([2 / 3])
+        assert trend(hand, Q1, "repeat_sales", grain).value.tolist() == pytest.approx([110])  # 50 + 60
+        assert trend(hand, Q1, "avg_repeat_interval_days", grain).value.tolist() == pytest.approx([33.5])
+        assert trend(hand, Q1, "new_customer_sales", grain).value.tolist() == pytest.approx([340])
         assert trend(hand, Q1, "new_customers", grain).value.tolist() == [2]
         assert trend(hand, Q1, "returns_rate", grain).value.tolist() == pytest.approx([1 / 7])  # 7 orders
 
@@ -194,7 +227,7 @@ def test_unknown_metric_or_grain_is_refused(hand):
     with pytest.raises(ValueError, match="unknown grain"):
         trend(hand, Q1, "orders", "day")
     with pytest.raises(ValueError, match="unknown trend metric"):
-        trend_by_segment(hand, Q1, "repeat_rate", "month", "prime")
+        trend_by_segment(hand, Q1, "potential_customers", "month", "prime")
 
 
 def test_segment_filter_leaves_only_that_segment(data_engine):  # noqa: F811

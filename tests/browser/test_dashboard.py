@@ -51,7 +51,7 @@ PAGES = {
     "customer": "/customer",
     "glossary": "/glossary",
 }
-FMT = {spec.key: spec.fmt for spec in KPI_SPECS}
+FMT = {spec.name: spec.fmt for spec in KPI_SPECS}
 
 
 def assert_kpis_match(page, engine: Engine, filters: Filters, timeout: float = 10.0) -> None:
@@ -208,7 +208,7 @@ def test_empty_selection_shows_the_empty_state(page, app_url, generated_engine: 
     open_page(page, f"{app_url}/?{filters.to_query()}")
     expect(page.get_by_text("No orders match these filters").first).to_be_visible()
     assert_kpis_match(page, generated_engine, filters)
-    assert kpi_values(page)["total_customers"][0] == 0
+    assert kpi_values(page)["customers"][0] == 0
     assert_no_errors(page)
     for path in ("/engagement", "/segmentation", "/loyalty", "/risk"):
         open_page(page, f"{app_url}{path}?{filters.to_query()}")
@@ -308,7 +308,7 @@ def test_customer_id_box_and_bad_ids(page, app_url, generated_engine: Engine, so
 
 def test_value_loyalty_scatter_is_drawn(page, app_url, generated_engine: Engine):
     open_page(page, f"{app_url}/risk?{SCREENSHOT_RANGE.to_query()}")
-    total = int(customer_kpis(generated_engine, SCREENSHOT_RANGE)["total_customers"])
+    total = int(customer_kpis(generated_engine, SCREENSHOT_RANGE)["customers"])
     expect(page.locator("#risk-scatter-note")).to_contain_text(f"{total:,} customers")
     expect(page.locator("#risk-scatter .scatterlayer, #risk-scatter canvas").first).to_be_attached()
     assert_no_errors(page)
