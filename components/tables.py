@@ -28,7 +28,7 @@ from components.formatting import D3_FORMATS, fmt_int
 from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
 from metrics.export import export_filename, to_safe_csv
 from metrics.filters import Filters
-from metrics.measures import MEASURES
+from metrics.measures import MEASURES, SEGMENT_DETAIL_MEASURES
 
 GRID, EXPORT, DOWNLOAD, PARAMS, CAPTION = "data-table", "table-export", "table-download", "table-params", \
     "table-caption"
@@ -77,10 +77,14 @@ def column(field: str, header: str | None = None, fmt: str | None = None, *, lin
            width: int | None = None, pinned: bool = False, tooltip: str | None = None) -> dict[str, Any]:
     """An AG Grid column: numbers are right-aligned, formatted with d3-format and filtered numerically."""
     col: dict[str, Any] = {"field": field, "headerName": header or field.replace("_", " ").capitalize()}
-    if fmt is not None:
+    if fmt == "pp":  # a difference of shares, shown in percentage points
+        col["valueFormatter"] = {
+            "function": "params.value == null ? '' : d3.format('+.1f')(params.value * 100) + ' pp'"}
+    elif fmt is not None:
         spec = D3_FORMATS.get(fmt, fmt)
         col["valueFormatter"] = {
             "function": f"params.value == null ? '' : d3.format('{spec}')(params.value)"}
+    if fmt is not None:
         col["type"] = "rightAligned"
         col["filter"] = "agNumberColumnFilter"
     if link:
@@ -104,6 +108,23 @@ def measure_column(name: str, header: str | None = None, **options: Any) -> dict
     its definition as the header tooltip."""
     m = MEASURES[name]
     return column(name, header or m.label, MEASURE_FORMATS[m.fmt], tooltip=m.definition, **options)
+
+
+def segment_details_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:
+    """The grid columns of :func:`metrics.segments.segment_details`: per measure a column group with its
+    value, its share of the total (additive measures) and its change against the preceding period
+    (relative, or in percentage points for rates)."""
+    groups: list[dict[str, Any]] = [column("segment", label, pinned=True, width=width)]
+    for name in SEGMENT_DETAIL_MEASURES:
+        m = MEASURES[name]
+        children = [measure_column(name, "Value", width=110)]
+        if m.additive:
+            children.append(column(f"{name}_share", "% of total", "pct", width=95))
+        children.append(column(f"{name}_change", "Δ vs prior", "pp" if m.fmt == "pct" else "+.1%", width=100,
+                               tooltip="Change against the preceding period of equal length"
+                                       + (" in percentage points" if m.fmt == "pct" else "")))
+        groups.append({"headerName": m.label, "headerTooltip": m.definition, "children": children})
+    return groups
 
 
 def segment_summary_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, relative_change
-from metrics.measures import measure_frame
+from metrics.measures import MEASURES, SEGMENT_DETAIL_MEASURES, measure_frame
 from metrics.population import segment_members
 from metrics.segment_rules import check_scheme
 
@@ -95,3 +95,34 @@ def audience(engine: Engine, filters: Filters, scheme: str = "loyalty", label: s
     for column in ("first_order_date", "last_order_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
     return frame.astype(AUDIENCE_COLUMNS).reset_index(drop=True)
+
+
+def _change(now: pd.Series, before: pd.Series, in_points: bool) -> pd.Series:
+    """Relative change per row, or the difference itself for rates (percentage points as a fraction);
+    None where a relative change has nothing to compare with (previous value 0)."""
+    if in_points:
+        return pd.Series((now - before).to_numpy(), dtype="object")
+    return pd.Series([relative_change(a, b) for a, b in zip(now, before, strict=True)], dtype="object")
+
+
+@memoized
+def segment_details(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
+    """Per segment label shown: every measure of :data:`metrics.measures.SEGMENT_DETAIL_MEASURES` (total
+    sales, sales per customer, orders, orders per customer, AOV, repeat customers, repeat purchase rate,
+    repeat orders, avg repeat purchase interval, repeat sales), for each additive one its share of the
+    total of the customers in view (``<measure>_share``), and for each its change against the preceding
+    range of equal length (``<measure>_change``): relative for counts and amounts (None when the segment
+    had nothing before), in percentage points for rates (a difference of fractions, 0.05 = 5 pp). The
+    previous figure of a label is that of the customers holding it in the previous period's own scope."""
+    check_scheme(scheme)
+    names = SEGMENT_DETAIL_MEASURES
+    now = measure_frame(engine, filters, names, scheme=scheme)
+    before = measure_frame(engine, filters.previous(), names, scheme=scheme)
+    out = pd.DataFrame({"segment": now["segment"].astype("str")})
+    for name in names:
+        m = MEASURES[name]
+        out[name] = now[name].to_numpy()
+        if m.additive:
+            out[f"{name}_share"] = ratio(now[name], now[name].sum()).to_numpy()
+        out[f"{name}_change"] = _change(now[name], before[name], in_points=m.fmt == "pct")
+    return out

@@ -61,14 +61,16 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
     """One measure with a segment meaning per period and segment of ``scheme``.
 
     A customer's segment is the one of the whole selected range (assigned on the scope), not re-evaluated
-    per period. Columns ``period``, ``segment``, ``value``: every period × every label shown (only the
-    focus label when the focus is on ``scheme``), zeros where nothing happened.
+    per period. Columns ``period``, ``segment``, ``value``, ``partial``: every period × every label shown
+    (only the focus label when the focus is on ``scheme``), zeros where nothing happened.
     """
     check_metric(metric, SEGMENT_SPLIT_METRICS)
     check_grain(grain)
     frame = measure_frame(engine, filters, (metric,), grain, scheme)
-    return pd.DataFrame({"period": frame["period"], "segment": frame["segment"].astype("str"),
-                         "value": frame[metric].astype("float64").to_numpy()})
+    starts = trend(engine, filters, "orders", grain)[["period", "partial"]]
+    out = pd.DataFrame({"period": frame["period"], "segment": frame["segment"].astype("str"),
+                        "value": frame[metric].astype("float64").to_numpy()})
+    return out.merge(starts, on="period", how="left")
 
 
 __all__ = ["PERIOD_SALES_COLUMNS", "SEGMENT_TREND_METRICS", "TREND_METRICS", "period_sales", "trend",

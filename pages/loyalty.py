@@ -10,19 +10,29 @@ import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from components.cards import question_card
-from components.charts import chart_frame, empty_figure, segment_figure, style_figure
+from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import CLV_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
 from components.kpi import kpi_card
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import column, data_table, register_table, segment_summary_columns, table_outputs, table_update
+from components.tables import (
+    column,
+    data_table,
+    measure_column,
+    register_table,
+    segment_details_columns,
+    table_outputs,
+    table_update,
+)
+from components.trend_chart import Series, trend_figure
 from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.grains import GRAINS
 from metrics.kpis import customer_kpis
 from metrics.labels import SCHEME_LABELS
-from metrics.repeat import new_repeat_summary_with_change
-from metrics.segments import audience, segment_summary, segment_summary_with_change
-from metrics.trends import SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+from metrics.measures import MEASURES, TREND_MEASURES
+from metrics.repeat import REPEAT_MEASURES, new_repeat_summary_with_change
+from metrics.segments import audience, segment_details, segment_summary_with_change
+from metrics.trends import SEGMENT_TREND_METRICS, trend, trend_by_segment
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
                    title="Loyalty · Customer Intelligence", segment_filter=True)
@@ -39,10 +49,9 @@ ACTIONS: dict[str, str] = {
     "Hibernating": "Low-cost reactivation: one win-back campaign, then reduce email frequency for those who "
                    "do not respond.",
 }
-AUDIENCE_COLUMNS = ("customer_id", "name", "country", "is_prime", "orders", "revenue", "first_order_date",
-                    "last_order_date", "recency_days")
-REPEAT_CARDS = ("new_customers", "repeat_customers", "repeat_rate", "repeat_orders", "repeat_sales",
-                "repeat_sales_share", "potential_customers", "avg_repeat_interval_days")
+
+#: The new / repeat / potential cards (Total Customers is on the Executive page).
+REPEAT_CARDS = tuple(name for name in REPEAT_MEASURES if name != "customers")
 
 CLV_TABLE = "loyalty-clv-tiers"
 register_table(CLV_TABLE, lambda filters: clv_by_segment(engine(), filters, "loyalty"), stem="clv_by_tier")
@@ -58,27 +67,29 @@ CLV_COLUMNS = [
 ]
 SEGMENTS_TABLE = "loyalty-segments"
 AUDIENCE_TABLE = "loyalty-audience"
-register_table(SEGMENTS_TABLE, lambda filters: segment_summary(engine(), filters, "loyalty"),
-               stem="loyalty_tiers")
+register_table(SEGMENTS_TABLE, lambda filters: segment_details(engine(), filters, "loyalty"),
+               stem="loyalty_tier_details")
 register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine(), filters, "loyalty", tier),
                stem="audience", max_rows=1000)
 
-SEGMENT_COLUMNS = segment_summary_columns("Tier", width=130)
+SEGMENT_COLUMNS = segment_details_columns("Tier", width=130)
 AUDIENCE_GRID_COLUMNS = [
     column("customer_id", "Customer", link=True, width=100),
     column("name", "Name", width=150),
     column("country", "Country"),
     column("is_prime", "Prime"),
-    column("orders", "Orders", "int"),
-    column("revenue", "Revenue", "money"),
+    measure_column("orders"),
+    measure_column("revenue"),
     column("first_order_date", "First order"),
     column("last_order_date", "Last order"),
     column("recency_days", "Days since last order", "int"),
 ]
 
 
-def _options(mapping: dict[str, object]) -> list[dict[str, str]]:
-    return [{"label": getattr(v, "label", str(v)), "value": k} for k, v in mapping.items()]
+def trend_options(segment_view: bool) -> list[dict[str, str]]:
+    """The trend chart's metrics: every one in brand view, those with a segment meaning in segment view."""
+    names = SEGMENT_TREND_METRICS if segment_view else TREND_MEASURES
+    return [{"label": MEASURES[name].label, "value": name} for name in names]
 
 
 def layout(**_query: str) -> html.Div:
@@ -87,11 +98,11 @@ def layout(**_query: str) -> html.Div:
                        options=[{"label": "Brand view", "value": "brand"},
                                 {"label": "Segment view", "value": "segment"}]),
         html.Span("Metric", className="small me-1"),
-        dcc.Dropdown(id="loyalty-primary", value="revenue", clearable=False, options=_options(TREND_METRICS),
+        dcc.Dropdown(id="loyalty-primary", value="revenue", clearable=False, options=trend_options(False),
                      style={"minWidth": "190px"}),
         html.Span("vs", className="small mx-1", id="loyalty-secondary-label"),
         dcc.Dropdown(id="loyalty-secondary", value="customers", clearable=True, placeholder="(none)",
-                     options=_options(TREND_METRICS), style={"minWidth": "190px"}),
+                     options=trend_options(False), style={"minWidth": "190px"}),
         html.Span("Grain", className="small mx-1"),
         dcc.Dropdown(id="loyalty-grain", value="month", clearable=False, style={"minWidth": "120px"},
                      options=[{"label": g.capitalize() + "ly" if g != "day" else g, "value": g} for g in GRAINS]),
@@ -110,7 +121,8 @@ def layout(**_query: str) -> html.Div:
                                     "or per loyalty tier?", "loyalty-trend", height=380,
                                     controls=trend_controls), className="my-3")),
         dbc.Row([
-            dbc.Col(question_card("Tier details", "How big is each tier and what does it bring?",
+            dbc.Col(question_card("Tier details", "What does each tier bring, and how did that change against "
+                                  "the preceding period?",
                                   data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260), full_height=True),
                     lg=12, className="mb-3"),
         ]),
@@ -154,13 +166,13 @@ def update_tiers(query: str | None):
         fmt = row.fmt if row.fmt in ("int", "money", "pct") else "float"
         label = row.label + (" (days)" if row.fmt == "days" else "")
         repeat_cards.append(dbc.Col(kpi_card(label, row.value, row.previous, row.delta_pct, fmt,
-                                             key != "avg_repeat_interval_days", key=f"repeat-{key}",
+                                             bool(row.higher_is_better), key=f"repeat-{key}",
                                              definition=row.definition), className="p-1"))
     return (tiers, repeat_cards, *table_update(SEGMENTS_TABLE, query))
 
 
 @callback(
-    Output("loyalty-trend", "figure"), Output("loyalty-primary", "options"), Output("loyalty-secondary", "disabled"),
+    Output("loyalty-trend", "figure"), Output("loyalty-primary", "options"), Output("loyalty-secondary", "options"),
     Input(QUERY_STORE, "data"), Input("loyalty-view", "value"), Input("loyalty-primary", "value"),
     Input("loyalty-secondary", "value"), Input("loyalty-grain", "value"),
 )
@@ -170,41 +182,30 @@ def update_trend(query: str | None, view: str | None, primary: str | None, secon
     filters = read_filters(query)
     grain = grain if grain in GRAINS else "month"
     segment_view = view == "segment"
-    allowed = SEGMENT_TREND_METRICS if segment_view else tuple(TREND_METRICS)
-    options = [{"label": TREND_METRICS[m].label, "value": m} for m in allowed]
+    options = trend_options(segment_view)
+    allowed = [o["value"] for o in options]
     primary = primary if primary in allowed else allowed[0]
+    secondary = secondary if secondary in allowed and secondary != primary else None
     if customer_kpis(eng, filters)["orders"] == 0:
-        return empty_figure(height=380), options, segment_view
-    spec = TREND_METRICS[primary]
+        return empty_figure(height=380), options, options
+    chosen = [(primary, False)] + ([(secondary, True)] if secondary else [])
+    series = []
     if segment_view:
-        frame = trend_by_segment(eng, filters, primary, grain, "loyalty")
-        additive = primary in ("orders", "revenue", "customers")  # a ratio (AOV) is not stacked
-        fig = segment_figure(frame, "period", "value", list(TIERS), kind="bar" if additive else "line",
-                             y_title=spec.label, y_format=_d3(spec.fmt), height=380)
-        return fig, options, True
-    fig = go.Figure()
-    first = trend(eng, filters, primary, grain)
-    fig.add_scatter(x=first.period, y=first.value, name=spec.label, mode="lines+markers",
-                    line={"color": SERIES_COLOURS[0], "width": 2},
-                    hovertemplate=f"%{{x|%Y-%m-%d}}<br>{spec.label}: %{{y:{_d3(spec.fmt)}}}<extra></extra>")
-    fig.update_yaxes(title=spec.label, tickformat=_d3(spec.fmt, axis=True))
-    if secondary in TREND_METRICS and secondary != primary:
-        other = TREND_METRICS[secondary]
-        second = trend(eng, filters, secondary, grain)
-        fig.add_scatter(x=second.period, y=second.value, name=other.label, mode="lines", yaxis="y2",
-                        line={"color": SERIES_COLOURS[1], "width": 2, "dash": "dot"},
-                        hovertemplate=f"%{{x|%Y-%m-%d}}<br>{other.label}: %{{y:{_d3(other.fmt)}}}<extra></extra>")
-        fig.update_layout(yaxis2={"title": other.label, "overlaying": "y", "side": "right", "showgrid": False,
-                                  "tickformat": _d3(other.fmt, axis=True)})
-    return style_figure(fig, height=380), options, False
-
-
-def _d3(fmt: str, axis: bool = False) -> str:
-    if fmt == "money":
-        return "$,.0f" if axis else "$,.2f"
-    if fmt == "pct":
-        return ".0%" if axis else ".1%"
-    return ",.0f" if axis else ",.2f" if fmt not in ("int",) else ","
+        colours = scheme_colours("loyalty")
+        for name, second in chosen:
+            m = MEASURES[name]
+            frame = trend_by_segment(eng, filters, name, grain, "loyalty")
+            for tier in dict.fromkeys(frame.segment):
+                series.append(Series(f"{tier} · {m.label}", frame[frame.segment == tier], m.fmt, colours[tier],
+                                     secondary=second, dashed=second))
+    else:
+        for (name, second), colour in zip(chosen, SERIES_COLOURS, strict=False):
+            m = MEASURES[name]
+            series.append(Series(m.label, trend(eng, filters, name, grain), m.fmt, colour, secondary=second,
+                                 dashed=second))
+    fig = trend_figure(series, grain, height=380, y_title=MEASURES[primary].label,
+                       y2_title=MEASURES[secondary].label if secondary else "")
+    return fig, options, options
 
 
 @callback(Output("loyalty-action", "children"), *table_outputs(AUDIENCE_TABLE),

@@ -103,7 +103,7 @@ def test_segment_trend_adds_up_to_the_total(data_engine):  # noqa: F811
     filters = filter_cases(data_engine)[1]
     for metric in SEGMENT_TREND_METRICS:
         split = trend_by_segment(data_engine, filters, metric, "quarter", "loyalty")
-        assert list(split.columns) == ["period", "segment", "value"]
+        assert list(split.columns) == ["period", "segment", "value", "partial"]
         total = trend(data_engine, filters, metric, "quarter")
         assert len(split) == len(total) * len(SCHEME_LABELS["loyalty"])
         if not MEASURES[metric].additive:  # a ratio of the segment's own sums, not a share of the total
