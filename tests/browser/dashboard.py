@@ -96,8 +96,15 @@ def add_country(page: Any, country: str) -> None:
 
 def choose(page: Any, dropdown_id: str, label: str) -> None:
     """Pick one option of a single-value dcc.Dropdown by its label."""
-    page.locator(f"#{dropdown_id}").click()
-    page.locator(".dash-dropdown-content").get_by_text(label, exact=True).click()
+    content = page.locator(".dash-dropdown-content")
+    for _ in range(3):  # a click right after a pick of the same dropdown can close it instead of opening it
+        page.locator(f"#{dropdown_id}").click()
+        try:
+            content.wait_for(state="visible", timeout=2000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; try the click again
+            page.keyboard.press("Escape")
+    content.get_by_text(label, exact=True).click()
     settle(page)
 
 
