@@ -6,7 +6,7 @@
 The input is made from a generated data set (``--source``, generated when missing): one row per order with
 the columns a shop export typically has (text customer ids such as ``C0001234``, ISO timestamps, amounts,
 discount, product and category, country, Prime flag, returned / cancelled flags, channel, payment method),
-plus a customer file. The benchmark times each phase of :func:`metrics.ingest.import_data` (parse and
+plus a customer file. The benchmark times each phase of :func:`ingest.import_data` (parse and
 check rows, build the tables, validate the contract) and writes JSON to ``benchmarks/results/``.
 """
 
@@ -82,7 +82,7 @@ def make_inputs(source: Path, rows: int, work: Path) -> dict[str, Path]:
 
 def timed_import(orders: Path, customers: Path | None, out: Path) -> dict[str, float]:
     """Run one import, timing its phases by wrapping the module's phase functions."""
-    from metrics import ingest
+    import ingest
 
     phases: dict[str, float] = {}
     originals = {name: getattr(ingest, name) for name in ("_stage", "_build", "_check_contract")}

@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _field_names(which: str) -> list[str]:
-    from metrics import ingest
+    import ingest
 
     return list(getattr(ingest, which))
 
@@ -326,7 +326,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from metrics import ingest
+    import ingest
 
     settings = _settings(args)
     try:

@@ -1,4 +1,4 @@
-"""Importing your own data (metrics.ingest): every rejection and repair reason, format variants,
+"""Importing your own data (ingest): every rejection and repair reason, format variants,
 line-to-order aggregation, the customer file, mappings, the refuse threshold and the atomic swap."""
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from metrics import ingest
-from metrics.engine import Engine
-from metrics.ingest import (
+import ingest
+from ingest import (
     HASHED_ID_BASE,
     ImportOptions,
     ImportRefused,
@@ -33,6 +32,7 @@ from metrics.ingest import (
     resolve_mapping,
     surrogate_ids,
 )
+from metrics.engine import Engine
 from metrics.kpis import frequency_bands, kpis
 from metrics.schema import TABLES
 from metrics.selection import default_filters
@@ -597,7 +597,7 @@ def test_a_successful_import_replaces_the_whole_folder(tmp_path, previous):
 KILL_SCRIPT = """
 import sys, time, pathlib
 from datetime import date
-from metrics import ingest
+import ingest
 real_build = ingest._build
 def slow_build(*args, **kwargs):
     real_build(*args, **kwargs)              # the new tables are written into the temporary folder ...
