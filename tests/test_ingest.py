@@ -384,7 +384,7 @@ def test_an_id_collision_fails_the_import_and_keeps_the_previous_data(tmp_path, 
     def colliding(keys: pd.Series) -> np.ndarray:
         return real(keys.replace({"clash-b": "clash-a"}))
 
-    monkeypatch.setattr(ingest, "surrogate_ids", colliding)
+    monkeypatch.setattr(ingest.cleaning, "surrogate_ids", colliding)  # where pass 1 looks it up
     with pytest.raises(IngestError, match="same internal number"):
         run_import(tmp_path, csv_text(HEADER, ["o1,clash-a,2024-01-01,1,1", "o2,clash-b,2024-01-02,2,1"]))
     assert folder_snapshot(tmp_path / "data") == previous
@@ -578,7 +578,7 @@ def test_a_late_failure_leaves_the_previous_data_untouched(tmp_path, previous, m
         assert (folder / "fact_orders").is_dir()  # everything was written ... then the last step fails
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ingest, "_check_contract", broken_check)
+    monkeypatch.setattr(ingest.job, "_check_contract", broken_check)
     with pytest.raises(RuntimeError, match="disk on fire"):
         run_import(tmp_path, csv_text(HEADER, [*GOOD_ROWS, "o5,c5,2024-06-01,5,1"]))
     assert folder_snapshot(tmp_path / "data") == previous
@@ -598,12 +598,12 @@ KILL_SCRIPT = """
 import sys, time, pathlib
 from datetime import date
 import ingest
-real_build = ingest._build
+real_build = ingest.job._build
 def slow_build(*args, **kwargs):
     real_build(*args, **kwargs)              # the new tables are written into the temporary folder ...
     pathlib.Path(sys.argv[3]).write_text("built")
     time.sleep(120)                          # ... and the process is killed before the swap
-ingest._build = slow_build
+ingest.job._build = slow_build
 ingest.import_data(sys.argv[1], sys.argv[2],
                    options=ingest.ImportOptions(progress=False, today=date(2025, 1, 1), max_bad_share=1.0))
 """
