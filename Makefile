@@ -43,16 +43,21 @@ data: install $(DATA)/fact_orders
 run: data
 	$(BIN)/python app.py
 
-## Set up (including test tools and Chromium) and run the whole test suite
+## Set up (including test tools and Chromium), check the code (ruff, the import contracts, mypy on metrics/)
+## and run the whole test suite
 test: install-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/metrics_benchmark.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info

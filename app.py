@@ -17,11 +17,11 @@ from dash import dcc, html
 from flask import abort, jsonify, send_from_directory
 
 from components.filter_bar import NAV_LINK, NOTICES, filter_bar
-from components.server import install_security
 from components.state import NAV_ID, QUERY_STORE, URL_ID
 from metrics.engine import DataNotFoundError, get_engine, table_location
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
+from service.security import install_security
 
 BOOTSTRAP_URL = "/vendor/bootstrap.min.css"
 BOOTSTRAP_DIR = Path(xstatic_bootstrap.BASE_DIR) / "css"

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import ensure_data, machine_info, write_result  # noqa: E402
 
-from components.replay import DATA_PAGES, SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
+from service.replay import DATA_PAGES, SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
 
 # ----- server ------------------------------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ def random_filters(model: SiteModel, rng: random.Random, preset_share: float = 0
 
 
 def user(number: int, config: Config, model: SiteModel, recorder: Recorder, deadline: float) -> None:
-    from components.server import basic_auth_header
+    from service.security import basic_auth_header
 
     rng = random.Random(config.seed * 1000 + number)
     client = Client(config.port, basic_auth_header(config.auth) if config.auth else {}, recorder.request)
@@ -302,16 +302,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.warm:  # what a deployment does after a data refresh: `custintel warm` into the shared cache
         progress(f"warming the common filter states into {cache_dir} ...", args.quiet)
         began = time.perf_counter()
-        command = [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(data_dir), "--quiet"]
+        command = [sys.executable, "-m", "service.cli", "warm", "--data-dir", str(data_dir), "--quiet"]
         command += ["--each-country"] if args.warm == "countries" else []
         subprocess.run(command, cwd=ROOT, env={**os.environ, "CUSTINTEL_CACHE_DIR": cache_dir}, check=True)
         warm_s = round(time.perf_counter() - began, 1)
     proc = start_gunicorn(data_dir, port, args.workers, args.threads, args.auth, log_path, cache_dir)
     try:
         startup = wait_healthy(port, proc, args.startup_timeout, log_path)
-        from components.server import basic_auth_header
         from metrics.engine import Engine
         from metrics.settings import Settings
+        from service.security import basic_auth_header
 
         probe = Engine(Settings(data_dir=str(data_dir)), validate=False)
         orders = int(probe.execute(probe.orders.count()))

@@ -5,7 +5,7 @@
 
 For each state (a random date range of 30 days to 2 years, a Prime choice, sometimes a country) the
 in-memory cache is emptied and the shared cache is off, then every page is opened as a browser would
-(``components.replay``: the filter bar's callback, then each data callback of the page) and every request
+(``service.replay``: the filter bar's callback, then each data callback of the page) and every request
 is timed. Pages are opened one after another, so later pages reuse what earlier ones computed for the
 state (the customer mart, the model fits), as they would for a user moving between pages. This is the
 CPU one user's cold state costs the server on an idle machine — the number that decides how many users
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CUSTINTEL_CACHE_DIR"] = "off"  # every state must be computed, not read
     os.environ.pop("CUSTINTEL_AUTH", None)
     import app
-    from components.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
     from components.state import engine
+    from service.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
 
     eng = engine()
     client = InProcessClient(app.server)

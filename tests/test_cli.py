@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metrics import cli
-from metrics.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXPORTS, main
 from metrics.export import FORMULA_PREFIXES
+from service import cli
+from service.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXPORTS, main
 from tests.factory import write_dataset
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_usage_errors_exit_2_on_stderr(capsys):
 
 
 def test_module_entry_point_runs():
-    result = subprocess.run([sys.executable, "-m", "metrics.cli", "--help"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True,
                             cwd=PROJECT, timeout=60)
     assert result.returncode == 0 and "import" in result.stdout
 
@@ -307,7 +307,7 @@ def test_serve_warm_starts_a_background_low_priority_warm_up(tmp_path, monkeypat
     code, _, err = run(capsys, "serve", "--gunicorn", "--warm", "--data-dir", str(tmp_path))
     assert code == EXIT_OK and len(started) == 1
     command, kw = started[0]
-    assert command[1:4] == ["-m", "metrics.cli", "warm"] and command[command.index("--data-dir") + 1] == str(tmp_path)
+    assert command[1:4] == ["-m", "service.cli", "warm"] and command[command.index("--data-dir") + 1] == str(tmp_path)
     assert command[command.index("--nice") + 1] == "10" and "--quiet" in command and kw["start_new_session"]
     assert "in the background" in err
 
@@ -324,14 +324,14 @@ def test_serve_warns_when_exposed_without_auth(tmp_path, monkeypatch, capsys):
     assert code == EXIT_USAGE and "user:password" in err
 
 
-# ----- basic auth and headers (components.server) ---------------------------------------------------------
+# ----- basic auth and headers (service.security) ---------------------------------------------------------
 
 
 def test_install_security():
     from flask import Flask
 
-    from components.server import basic_auth_header, install_security
     from metrics.settings import Settings
+    from service.security import basic_auth_header, install_security
 
     server = Flask("t")
     server.add_url_rule("/", "home", lambda: "home")

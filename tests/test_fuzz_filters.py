@@ -253,7 +253,7 @@ def test_pages_answer_any_query_string(client, page_paths, query, page):
 @pytest.fixture(scope="module")
 def pattern_indexes(app_module) -> list[Any]:
     """The indexes of the pattern-matching ids the layout declares (tables, nav links)."""
-    from components.server import _layout_index
+    from service.security import _layout_index
 
     index = _layout_index(app_module.app)
     return sorted({json.loads(key)["index"] for key in index.patterned}, key=str)
@@ -277,7 +277,7 @@ def test_every_callback_survives_hostile_values(client, callbacks, pattern_index
 @given(data=st.data())
 def test_callbacks_with_well_typed_hostile_values_are_answered(client, callbacks, pattern_indexes, data):
     """Values of the right JSON type (what a tampered browser could send) reach the callbacks: 200 or 204."""
-    from components.server import _layout_index, _rule
+    from service.security import _layout_index, _rule
 
     layout = _layout_index(importlib.import_module("app").app)
     indexes_by_type: dict[str, set] = {}

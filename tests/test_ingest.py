@@ -1,4 +1,4 @@
-"""Importing your own data (metrics.ingest): every rejection and repair reason, format variants,
+"""Importing your own data (ingest): every rejection and repair reason, format variants,
 line-to-order aggregation, the customer file, mappings, the refuse threshold and the atomic swap."""
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from metrics import ingest
-from metrics.engine import Engine
-from metrics.ingest import (
+import ingest
+from ingest import (
     HASHED_ID_BASE,
     ImportOptions,
     ImportRefused,
@@ -33,6 +32,7 @@ from metrics.ingest import (
     resolve_mapping,
     surrogate_ids,
 )
+from metrics.engine import Engine
 from metrics.kpis import frequency_bands, kpis
 from metrics.schema import TABLES
 from metrics.selection import default_filters
@@ -384,7 +384,7 @@ def test_an_id_collision_fails_the_import_and_keeps_the_previous_data(tmp_path, 
     def colliding(keys: pd.Series) -> np.ndarray:
         return real(keys.replace({"clash-b": "clash-a"}))
 
-    monkeypatch.setattr(ingest, "surrogate_ids", colliding)
+    monkeypatch.setattr(ingest.cleaning, "surrogate_ids", colliding)  # where pass 1 looks it up
     with pytest.raises(IngestError, match="same internal number"):
         run_import(tmp_path, csv_text(HEADER, ["o1,clash-a,2024-01-01,1,1", "o2,clash-b,2024-01-02,2,1"]))
     assert folder_snapshot(tmp_path / "data") == previous
@@ -578,7 +578,7 @@ def test_a_late_failure_leaves_the_previous_data_untouched(tmp_path, previous, m
         assert (folder / "fact_orders").is_dir()  # everything was written ... then the last step fails
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(ingest, "_check_contract", broken_check)
+    monkeypatch.setattr(ingest.job, "_check_contract", broken_check)
     with pytest.raises(RuntimeError, match="disk on fire"):
         run_import(tmp_path, csv_text(HEADER, [*GOOD_ROWS, "o5,c5,2024-06-01,5,1"]))
     assert folder_snapshot(tmp_path / "data") == previous
@@ -597,13 +597,13 @@ def test_a_successful_import_replaces_the_whole_folder(tmp_path, previous):
 KILL_SCRIPT = """
 import sys, time, pathlib
 from datetime import date
-from metrics import ingest
-real_build = ingest._build
+import ingest
+real_build = ingest.job._build
 def slow_build(*args, **kwargs):
     real_build(*args, **kwargs)              # the new tables are written into the temporary folder ...
     pathlib.Path(sys.argv[3]).write_text("built")
     time.sleep(120)                          # ... and the process is killed before the swap
-ingest._build = slow_build
+ingest.job._build = slow_build
 ingest.import_data(sys.argv[1], sys.argv[2],
                    options=ingest.ImportOptions(progress=False, today=date(2025, 1, 1), max_bad_share=1.0))
 """

@@ -49,7 +49,7 @@ def _imported(tmp_path: Path) -> tuple[Path, object]:
     import pandas as pd
 
     from generate_data import generate
-    from metrics.ingest import ImportOptions, import_data
+    from ingest import ImportOptions, import_data
 
     source = tmp_path / "source"
     generate(source, orders=3000, start="2023-01-01", end="2024-06-30", seed=4, progress=False)
@@ -88,7 +88,7 @@ def test_customer_page_finds_a_customer_by_an_imported_text_id(tmp_path):
     """Hashed ids stay below 2**53, so they survive the browser's numbers and the customer page finds them."""
     import pandas as pd
 
-    from metrics.ingest import surrogate_ids
+    from ingest import surrogate_ids
     from tests.app_support import app_over
 
     data, _ = _imported(tmp_path)

@@ -466,7 +466,12 @@ FORBIDDEN_CALLS = {"groupby", "group_by", "aggregate", "agg", "pivot_table", "re
                    "sum", "mean", "median", "cumsum", "value_counts", "merge"}
 
 
-@pytest.mark.parametrize("path", [*PAGE_FILES, *sorted((ROOT / "components").glob("[!_]*.py"))],
+#: service/ modules that drive the app rather than query data (they were in components/); the CLI's
+#: validate command counts rows with engine queries itself, so service/cli.py is not held to the rule.
+SERVICE_FILES = [p for p in sorted((ROOT / "service").glob("[!_]*.py")) if p.name != "cli.py"]
+
+
+@pytest.mark.parametrize("path", [*PAGE_FILES, *sorted((ROOT / "components").glob("[!_]*.py")), *SERVICE_FILES],
                          ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_pages_and_components_do_no_data_work(path: Path):
     tree = ast.parse(path.read_text())

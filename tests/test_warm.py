@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from components.warm import common_states
 from metrics import kpis, segments
 from metrics.engine import Engine
 from metrics.periods import period_presets
 from metrics.selection import default_filters
 from metrics.settings import Settings
+from service.warm import common_states
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +45,7 @@ def test_warm_command_fills_the_cache_that_a_new_server_process_reads(generated_
     env = {**os.environ, "CUSTINTEL_CACHE_DIR": str(cache)}
     env.pop("CUSTINTEL_AUTH", None)
     done = subprocess.run(
-        [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(generated_dir), "--period", "last-12-months",
+        [sys.executable, "-m", "service.cli", "warm", "--data-dir", str(generated_dir), "--period", "last-12-months",
          "--prime", "All", "--prime", "Prime", "--nice", "5"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -62,6 +62,6 @@ def test_warm_command_fills_the_cache_that_a_new_server_process_reads(generated_
 
 def test_warm_refuses_when_the_shared_cache_is_off(generated_dir):
     env = {**os.environ, "CUSTINTEL_CACHE_DIR": "off"}
-    done = subprocess.run([sys.executable, "-m", "metrics.cli", "warm", "--data-dir", str(generated_dir)],
+    done = subprocess.run([sys.executable, "-m", "service.cli", "warm", "--data-dir", str(generated_dir)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "no shared cache" in done.stderr

@@ -3,7 +3,7 @@
 Subcommands (each has ``--help``)::
 
     custintel generate  [--orders N] [--data-dir DIR] ...     synthetic data (generate_data.py)
-    custintel import    ORDERS.csv [--customers FILE] ...     your own transactions (metrics.ingest)
+    custintel import    ORDERS.csv [--customers FILE] ...     your own transactions (ingest)
     custintel validate  [--data-dir DIR]                      check a data folder against the contract
     custintel export    TABLE [filters] [-o out.csv]          any metric table for a filter state
     custintel export    --list                                the tables export knows
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _field_names(which: str) -> list[str]:
-    from metrics import ingest
+    import ingest
 
     return list(getattr(ingest, which))
 
@@ -326,7 +326,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from metrics import ingest
+    import ingest
 
     settings = _settings(args)
     try:
@@ -477,7 +477,7 @@ def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: 
 def start_background_warm(data_dir: str, backend: str) -> subprocess.Popen:
     """``custintel warm`` as a separate, lower-priority process: the server answers meanwhile, and the
     views fill the shared cache one by one (a view a user opens first is computed once, by either)."""
-    command = [sys.executable, "-m", "metrics.cli", "warm", "--data-dir", data_dir, "--backend", backend,
+    command = [sys.executable, "-m", "service.cli", "warm", "--data-dir", data_dir, "--backend", backend,
                "--nice", "10", "--quiet"]
     print(" ".join(command) + "  (in the background)", file=sys.stderr)
     return subprocess.Popen(command, cwd=PROJECT_ROOT, start_new_session=True)
@@ -519,10 +519,10 @@ def cmd_warm(args: argparse.Namespace) -> int:
         sys.path.insert(0, str(PROJECT_ROOT))
     started = time.perf_counter()
     import app as dash_app  # builds the app over the settings set above (generates data on a first run)
-    from components.replay import DATA_PAGES
-    from components.server import basic_auth_header
-    from components.warm import common_states, warm
     from metrics.engine import get_engine
+    from service.replay import DATA_PAGES
+    from service.security import basic_auth_header
+    from service.warm import common_states, warm
 
     engine = get_engine()
     if engine.cache.store is None:

@@ -1,7 +1,7 @@
 """Fill the result cache with the filter states people open most, before they open them.
 
 A state is computed by replaying, in-process, the requests a browser sends when it opens each page with
-that state in the URL (see :mod:`components.replay`), so exactly the metrics the pages ask for are
+that state in the URL (see :mod:`service.replay`), so exactly the metrics the pages ask for are
 cached and nothing else. With the shared on-disk cache (``metrics.shared_cache``) the results serve every
 server process and survive restarts, so ``custintel warm`` after a data refresh makes the common views
 instant for the first visitors too.
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
-from components.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
 from metrics.engine import Engine
 from metrics.filters import PRIME_CHOICES, Filters
 from metrics.periods import period_presets
+from service.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
 
 
 def common_states(engine: Engine, periods: list[str] | None = None,
