@@ -227,8 +227,8 @@ def _single_threaded_blas() -> Iterator[None]:
                 _blas_limiter = None
 
 
-def _wsum(w: FloatArray, v: FloatArray) -> float:
-    """Σ w·v without BLAS (np.dot may spin up threads, which is slow on busy machines)."""
+def _wsum(w: NDArray[np.number[Any]], v: NDArray[np.number[Any]]) -> float:
+    """Σ w·v (weights may be integer counts) without BLAS (np.dot may spin up threads, which is slow on busy machines)."""
     return float(np.einsum("i,i->", w, v))
 
 

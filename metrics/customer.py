@@ -45,7 +45,7 @@ from metrics.selection import valid_order
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
 #: The largest integer a browser's JavaScript number holds exactly (ids travel through JSON to the grid);
-#: ids of imported data reach 2**53 - 1 (see metrics.ingest.surrogate_ids).
+#: ids of imported data reach 2**53 - 1 (see ingest.parsing.surrogate_ids).
 MAX_CUSTOMER_ID = 2**53 - 1
 _ID_TEXT = re.compile(r"^\s*\+?([0-9]{1,16})\s*$", re.ASCII)
 

@@ -14,7 +14,7 @@ reported as notices the app shows. In a URL the focus is ``scheme=â€¦&segment=â€
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode
@@ -167,7 +167,7 @@ class Filters:
     @classmethod
     def from_params(
         cls,
-        params: dict[str, Sequence[str]],
+        params: Mapping[str, Sequence[str]],
         default: Filters,
         known_countries: Iterable[str] | None = None,
         date_bounds: tuple[date, date] | None = None,

@@ -49,7 +49,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import ibis
 import ibis.expr.types as ir
@@ -215,6 +215,10 @@ class SpendModelFit:
         return self.model is not None
 
 
+def _fit_message(model: BGNBDModel | GammaGammaModel) -> str:
+    return model.result.message if model.result is not None else "no fit result"
+
+
 @memoized(scope_only=True)
 def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> PurchaseModelFit:
     """BG/NBD fitted with weights on the engine-side groups of the filter state (memoised per state and
@@ -226,15 +230,15 @@ def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAUL
     grouped = time.perf_counter()
     n = int(groups.customers.sum())
     repeat = int(groups.customers[groups.frequency > 0].sum())
-    common = {"filters": filters, "time_unit": time_unit, "groups": groups, "n_customers": n,
-              "n_repeat_buyers": repeat, "group_seconds": grouped - started}
+    common: dict[str, Any] = {"filters": filters, "time_unit": time_unit, "groups": groups, "n_customers": n,
+                              "n_repeat_buyers": repeat, "group_seconds": grouped - started}
     if n == 0:
         return PurchaseModelFit(model=None, message=NO_CUSTOMERS, **common)
     try:
         model = BGNBDModel().fit(groups.frequency, groups.recency, groups["T"], weights=groups.customers)
     except ModelFitError as exc:
         return PurchaseModelFit(model=None, message=f"Churn model not fitted: {exc}.", **common)
-    message = "" if model.converged else f"Churn model fitted with a warning: {model.result.message}."
+    message = "" if model.converged else f"Churn model fitted with a warning: {_fit_message(model)}."
     return PurchaseModelFit(model=model, message=message, fit_seconds=time.perf_counter() - grouped, **common)
 
 
@@ -249,8 +253,8 @@ def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
     x = np.repeat(g.frequency.to_numpy(float), g.customers.to_numpy())
     m = np.repeat(g.monetary_value.to_numpy(float), g.customers.to_numpy())
     corr = frequency_monetary_correlation(x, m) if fitted >= 2 else float("nan")
-    common = {"repeat_buyers": inputs.repeat_buyers, "fitted_customers": fitted, "sampled": inputs.sampled,
-              "frequency_monetary_corr": None if np.isnan(corr) else corr}
+    common: dict[str, Any] = {"repeat_buyers": inputs.repeat_buyers, "fitted_customers": fitted,
+                              "sampled": inputs.sampled, "frequency_monetary_corr": None if np.isnan(corr) else corr}
     if fitted == 0:
         return SpendModelFit(model=None, message="Spend model not fitted: no repeat buyers in the selection.",
                              **common)
@@ -259,7 +263,7 @@ def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
         model = GammaGammaModel().fit(g.frequency, g.monetary_value, weights=g.customers)
     except ModelFitError as exc:
         return SpendModelFit(model=None, message=f"Spend model not fitted: {exc}.", **common)
-    message = "" if model.converged else f"Spend model fitted with a warning: {model.result.message}."
+    message = "" if model.converged else f"Spend model fitted with a warning: {_fit_message(model)}."
     return SpendModelFit(model=model, message=message, fit_seconds=time.perf_counter() - started, **common)
 
 

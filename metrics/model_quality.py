@@ -85,7 +85,7 @@ def holdout_check(engine: Engine, filters: Filters, holdout_months: int = 6) -> 
                        f"{MIN_CALIBRATION_DAYS} days before the holdout months (choose a longer range or fewer "
                        "holdout months).")
     calibration = replace(filters, end=cal_end)
-    periods = {"calibration_end": cal_end, "holdout_start": cal_end + timedelta(days=1)}
+    periods: dict[str, object] = {"calibration_end": cal_end, "holdout_start": cal_end + timedelta(days=1)}
     fit = fit_purchase_model(engine, calibration)
     if fit.model is None:
         return _result(filters, holdout_months, f"Calibration period: {fit.message}", **periods)

@@ -102,7 +102,7 @@ def choose(page: Any, dropdown_id: str, label: str) -> None:
         try:
             content.wait_for(state="visible", timeout=2000)
             break
-        except Exception:  # noqa: BLE001 - Playwright's TimeoutError; try the click again
+        except Exception:
             page.keyboard.press("Escape")
     content.get_by_text(label, exact=True).click()
     settle(page)
