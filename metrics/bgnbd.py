@@ -228,7 +228,8 @@ def _single_threaded_blas() -> Iterator[None]:
 
 
 def _wsum(w: NDArray[np.number[Any]], v: NDArray[np.number[Any]]) -> float:
-    """Σ w·v (weights may be integer counts) without BLAS (np.dot may spin up threads, which is slow on busy machines)."""
+    """Σ w·v (weights may be integer counts) without BLAS (np.dot may spin up threads, which is slow on
+    busy machines)."""
     return float(np.einsum("i,i->", w, v))
 
 

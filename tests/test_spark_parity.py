@@ -43,7 +43,8 @@ def _optional(module: str) -> Any:
 
 
 def _cases() -> dict[str, Case]:
-    from metrics import kpis, population, segments
+    from metrics import kpis, measures, population, segments
+    from metrics.grains import GRAINS
     from metrics.population import customer_mart_frame
 
     cases: dict[str, Case] = {
@@ -65,12 +66,22 @@ def _cases() -> dict[str, Case]:
     cases["segment_summary_with_change[loyalty]"] = (
         lambda e, f: segments.segment_summary_with_change(e, f, "loyalty"))
 
+    # every measure of the registry: for the range, per segment, per period and per period and segment
+    plain = tuple(n for n, m in measures.MEASURES.items() if m.kind != "model")
+    per_period = tuple(n for n, m in measures.MEASURES.items() if m.trend)
+    cases["measure_frame[all]"] = lambda e, f: measures.measure_frame(e, f, plain)
+    cases["measure_frame[segment,loyalty]"] = lambda e, f: measures.measure_frame(
+        e, f, tuple(n for n in plain if measures.MEASURES[n].segment_meaning), scheme="loyalty")
+    cases["measure_frame[month]"] = lambda e, f: measures.measure_frame(e, f, per_period, "month")
+    cases["segment_details[loyalty]"] = lambda e, f: segments.segment_details(e, f, "loyalty").astype(
+        {c: "float64" for c in segments.segment_details(e, f, "loyalty").columns if c.endswith("_change")})
+    cases["audience[loyalty,At-Risk]"] = lambda e, f: segments.audience(e, f, "loyalty", "At-Risk")
     if trends := _optional("metrics.trends"):
-        for grain in trends.GRAINS:
+        for grain in GRAINS:
             cases[f"period_sales[{grain}]"] = lambda e, f, g=grain: trends.period_sales(e, f, g)
-        for metric in trends.TREND_METRICS:  # derived from period_sales: one grain is enough
+        for metric in ("revenue", "repeat_purchase_rate", "avg_repeat_interval_days", "potential_customers"):
             cases[f"trend[{metric}]"] = lambda e, f, m=metric: trends.trend(e, f, m, "month")
-        for metric in trends.SEGMENT_TREND_METRICS:
+        for metric in ("repeat_sales", "aov"):
             cases[f"trend_by_segment[{metric},week,rfm]"] = (
                 lambda e, f, m=metric: trends.trend_by_segment(e, f, m, "week", "rfm"))
         cases["trend_by_segment[orders,quarter,loyalty]"] = (
@@ -164,7 +175,8 @@ FULL_RUN_STATES = ("all", "prime-2-countries", "empty")
 #: ... and these cases also under a segment filter (a semi-join on the labels, which every page uses).
 SEGMENT_STATE_CASES = ("kpis", "frequency_bands", "segment_summary[rfm]", "customer_segments[rfm]",
                        "period_sales[month]", "monthly_active_customers[loyalty]", "new_repeat_summary",
-                       "lifecycle_by_month", "engagement_by_segment[loyalty]")
+                       "lifecycle_by_month", "engagement_by_segment[loyalty]", "measure_frame[month]",
+                       "segment_details[loyalty]", "churn_by_segment[loyalty]")
 RUNS = [(name, state) for state in FULL_RUN_STATES for name in CASES] + [
     (name, "segment") for name in SEGMENT_STATE_CASES if name in CASES]
 
