@@ -67,14 +67,21 @@ def bootstrap_css():
     return send_from_directory(BOOTSTRAP_DIR, "bootstrap.min.css", max_age=86400)
 
 
+def data_pages() -> list[str]:
+    """Paths of the pages opened with a filter state, in navbar order: every registered page but those
+    registered with ``data_page=False`` (the customer page needs a customer, the glossary no data)."""
+    pages = sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)
+    return [p["path"] for p in pages if p.get("data_page", True)]
+
+
 @server.route("/health")
 def health():
-    """Liveness and data check: JSON with ``status: ok`` and the data range."""
+    """Liveness and data check: JSON with ``status: ok``, the data range and the data pages."""
     try:
         engine = get_engine()
         lo, hi = engine.date_bounds()
         return jsonify(status="ok", backend=engine.backend_name, data_from=lo.isoformat(),
-                       data_to=hi.isoformat(), cache=engine.cache.stats(),
+                       data_to=hi.isoformat(), cache=engine.cache.stats(), pages=data_pages(),
                        uptime_s=round(time.time() - STARTED, 1))
     except Exception as exc:  # the endpoint must answer, not crash
         return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503

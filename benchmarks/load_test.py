@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from common import ensure_data, machine_info, write_result  # noqa: E402
 
-from service.replay import DATA_PAGES, SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
+from service.replay import SiteModel, filter_request, learn_site, open_page, page_callbacks  # noqa: E402
 
 # ----- server ------------------------------------------------------------------------------------------
 
@@ -320,6 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         setup = Recorder()
         client = Client(port, basic_auth_header(args.auth) if args.auth else {}, setup.request)
+        if args.pages is None:  # every data page the app registers (its /health lists them)
+            args.pages = json.loads(client.request("setup", "GET", "/health")[1])["pages"]
         model = learn_site(client, args.pages)
         model.bounds = bounds
         missing = [p for p, info in model.pages.items() if not info["callbacks"]]
@@ -431,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="0 = a free port")
     parser.add_argument("--auth", default=None, help="serve with CUSTINTEL_AUTH=user:password and log in")
-    parser.add_argument("--pages", nargs="+", default=list(DATA_PAGES))
+    parser.add_argument("--pages", nargs="+", default=None, help="paths of the pages (default: every data page)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--startup-timeout", type=float, default=300.0)
     parser.add_argument("--server-log", default=None)

@@ -64,11 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("CUSTINTEL_AUTH", None)
     import app
     from components.state import engine
-    from service.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
+    from service.replay import InProcessClient, data_pages, filter_request, learn_site, page_callbacks
 
     eng = engine()
     client = InProcessClient(app.server)
-    site = learn_site(client, list(DATA_PAGES))
+    site = learn_site(client, list(data_pages()))
     lo, hi = eng.date_bounds()
     per_page: dict[str, list[float]] = defaultdict(list)
     per_state: list[float] = []
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             eng.cache.clear()
             query = filter_request(client, site, state.to_query(), None, "url.search")
             total = 0.0
-            for page in DATA_PAGES:
+            for page in data_pages():
                 started = time.perf_counter()
                 page_callbacks(client, site, page, query)
                 elapsed = time.perf_counter() - started
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "callback_median_s": {k: round(v, 4) for k, v in sorted(callbacks.items(), key=lambda kv: -kv[1])},
     }
     print(f"{'page':<16}{'median s':>10}{'max s':>8}")
-    for page in DATA_PAGES:
+    for page in data_pages():
         print(f"{page:<16}{result['page_median_s'][page]:>10.3f}{result['page_max_s'][page]:>8.3f}")
     print(f"{'all five pages':<16}{result['all_pages_per_state_median_s']:>10.3f}")
     print("slowest callbacks (median s):")

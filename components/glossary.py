@@ -13,6 +13,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from components.colours import scheme_colours
+from metrics.export import EXPORTS
 from metrics.kpis import REPEAT_RATE_TARGET
 from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
 from metrics.measures import KPI_MEASURES, MEASURES
@@ -104,4 +105,13 @@ def glossary_sections() -> list:
     metrics = dbc.Card([dbc.CardHeader(html.H6("Metric definitions", className="mb-0")), dbc.CardBody(
         dbc.Accordion(items, start_collapsed=True, always_open=True, flush=True))],
         className="mb-3 shadow-sm", id="glossary-metrics")
-    return [kpis, segments, metrics]
+    tables = dbc.Card([dbc.CardHeader(html.H6("Exportable tables", className="mb-0")), dbc.CardBody([
+        html.P("Every table below can be written with `custintel export NAME` under the same filters as the "
+               "dashboard (and every table on a page has an Export CSV button).", className="small"),
+        dbc.Table([html.Thead(html.Tr([html.Th("Table"), html.Th("What it holds"), html.Th("Options")])),
+                   html.Tbody([html.Tr([html.Td(html.Code(name)), html.Td(spec.description),
+                                        html.Td(", ".join(f"--{o}" for o in spec.options))])
+                               for name, spec in EXPORTS.items() if spec.available()])],
+                  size="sm", striped=True, className="mb-0"),
+    ])], className="mb-3 shadow-sm", id="glossary-tables")
+    return [kpis, segments, metrics, tables]

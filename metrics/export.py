@@ -1,4 +1,5 @@
-"""CSV/Parquet export of metric tables, safe to open in a spreadsheet.
+"""Exportable metric tables: their registry (:data:`EXPORTS`) and CSV/Parquet output safe to open in a
+spreadsheet.
 
 Spreadsheet programs execute a cell that begins with ``=``, ``+``, ``-``, ``@``, tab, carriage return or
 NUL as a formula ("CSV injection"). Text cells starting with one of those characters get a leading
@@ -7,8 +8,12 @@ apostrophe, which spreadsheets show as text. Numbers are left alone, so a real -
 
 from __future__ import annotations
 
+import importlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -61,3 +66,95 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     else:
         raise ValueError(f"unsupported export format {path.suffix!r}: use .csv or .parquet")
     return path
+
+
+# ----- the registry of exportable tables ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """A metric table that can be exported: ``target`` is ``"module:function"`` of
+    ``(engine, filters, **opts)``.
+
+    ``options`` are the options the function takes (``scheme``, ``grain``, ``dimension``, ``measure``,
+    ``metric``, ``label``), passed as keyword arguments of the same name (``custintel export`` flags).
+    """
+
+    target: str
+    description: str
+    options: tuple[str, ...] = ()
+
+    def load(self) -> Callable[..., Any]:
+        module_name, _, attribute = self.target.partition(":")
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute)
+
+    def available(self) -> bool:
+        try:
+            self.load()
+        except (ImportError, AttributeError):
+            return False
+        return True
+
+
+#: Every exportable table, by name: ``custintel export`` writes them, the glossary lists them and the warm-up
+#: precomputes them. Add an entry here when a metric should be exportable; entries whose module is missing
+#: are listed as unavailable rather than breaking the CLI.
+EXPORTS: dict[str, ExportSpec] = {
+    "kpi_summary": ExportSpec("metrics.kpis:kpi_summary",
+                              "KPI cards: value, previous period and change for every headline KPI"),
+    "kpis": ExportSpec("metrics.kpis:kpis", "headline KPIs of the filter state as one row"),
+    "frequency_bands": ExportSpec("metrics.kpis:frequency_bands",
+                                  "customers and revenue by order-count band (1, 2-3, 4-5, 6+)"),
+    "segment_summary": ExportSpec("metrics.segments:segment_summary",
+                                  "one row per segment of a scheme: customers, revenue, AOV, repeat rate ...",
+                                  ("scheme",)),
+    "segment_country_matrix": ExportSpec("metrics.segments:segment_country_matrix",
+                                         "segment x country: customers, revenue, AOV, repeat rate", ("scheme",)),
+    "new_repeat_summary": ExportSpec("metrics.repeat:new_repeat_summary",
+                                     "new, potential and repeat customers / orders / sales"),
+    "period_sales": ExportSpec("metrics.trends:period_sales",
+                               "sales, orders, customers and AOV per period", ("grain",)),
+    "monthly_active_customers": ExportSpec("metrics.activity:monthly_active_customers",
+                                           "monthly active customers (30 d) by segment", ("scheme",)),
+    "activity_heatmap_year_month": ExportSpec("metrics.activity:activity_heatmap_year_month",
+                                              "orders or revenue by year x month", ("measure",)),
+    "activity_heatmap_weekday_hour": ExportSpec("metrics.activity:activity_heatmap_weekday_hour",
+                                                "orders or revenue by weekday x hour", ("measure",)),
+    "engagement_by_segment": ExportSpec("metrics.engagement:engagement_by_segment",
+                                        "email open rate and web visits by month and segment", ("scheme",)),
+    "prospects_summary": ExportSpec("metrics.engagement:prospects_summary",
+                                    "people who signed up but never bought"),
+    "cart_abandoners": ExportSpec("metrics.engagement:cart_abandoners", "prospects who abandoned carts"),
+    "lifecycle_by_month": ExportSpec("metrics.lifecycle:lifecycle_by_month",
+                                     "lifecycle segment sizes at each month end"),
+    "demographics": ExportSpec("metrics.demographics:demographics",
+                               "customers and revenue by gender, age group, ...", ("dimension",)),
+    "customer_kpis": ExportSpec("metrics.kpis:customer_kpis", "customer KPIs of the filter state as one row"),
+    "segment_summary_with_change": ExportSpec("metrics.segments:segment_summary_with_change",
+                                              "segment summary with the change versus the previous period",
+                                              ("scheme",)),
+    "new_repeat_summary_with_change": ExportSpec("metrics.repeat:new_repeat_summary_with_change",
+                                                 "new / potential / repeat panels with the change versus the "
+                                                 "previous period"),
+    "trend": ExportSpec("metrics.trends:trend", "one measure per period (revenue, orders, aov, "
+                        "repeat_purchase_rate ...)", ("metric", "grain")),
+    "trend_by_segment": ExportSpec("metrics.trends:trend_by_segment",
+                                   "one measure per period and segment", ("metric", "grain", "scheme")),
+    "measures": ExportSpec("metrics.measures:all_measures", "every measure of the registry for the range"),
+    "segment_details": ExportSpec("metrics.segments:segment_details",
+                                  "per segment: sales, orders, repeat measures, share of total and change",
+                                  ("scheme",)),
+    "audience": ExportSpec("metrics.segments:audience", "the customers of one segment label (an audience list)",
+                           ("scheme", "label")),
+    "churn_bands": ExportSpec("metrics.churn:churn_bands", "customers and revenue by churn-risk band"),
+    "churn_by_segment": ExportSpec("metrics.churn:churn_by_segment", "churn risk and revenue by segment",
+                                   ("scheme",)),
+    "customer_action_table": ExportSpec("metrics.churn:customer_action_table",
+                                        "high-risk, high-value customers to act on (recency, revenue, CLV)"),
+    "clv_summary": ExportSpec("metrics.clv:clv_summary", "predictive CLV: growing / maintaining / declining"),
+    "clv_by_segment": ExportSpec("metrics.clv:clv_by_segment", "predictive CLV by segment", ("scheme",)),
+    "monthly_retention": ExportSpec("metrics.retention:monthly_retention",
+                                    "monthly retention of active customers", ("scheme",)),
+    "cohort_retention": ExportSpec("metrics.retention:cohort_retention",
+                                   "cohort retention by month of first order"),
+}

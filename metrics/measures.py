@@ -425,5 +425,14 @@ def change_rows(engine: Engine, filters: Filters, names: Sequence[str]) -> pd.Da
     return out
 
 
-__all__ = ["KPI_MEASURES", "MEASURES", "SEGMENT_DETAIL_MEASURES", "TREND_MEASURES", "Measure", "change_rows",
-           "measure", "measure_frame", "measure_values"]
+__all__ = ["KPI_MEASURES", "MEASURES", "SEGMENT_DETAIL_MEASURES", "TREND_MEASURES", "Measure", "all_measures",
+           "change_rows", "measure", "measure_frame", "measure_values"]
+
+
+def all_measures(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Every measure of the registry for the range: one row per measure with ``name``, ``label``,
+    ``value``, ``fmt`` and ``definition`` (the at-risk rate needs the churn model, fitted once per scope)."""
+    names = tuple(MEASURES)
+    values = measure_values(engine, filters, names)
+    return pd.DataFrame([{"name": n, "label": MEASURES[n].label, "value": values[n], "fmt": MEASURES[n].fmt,
+                          "definition": MEASURES[n].definition} for n in names])

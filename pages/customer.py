@@ -33,7 +33,7 @@ from metrics.labels import SCHEME_TITLES
 from metrics.segment_rules import segment_column
 
 dash.register_page(__name__, path="/customer", name="Customer", order=50,
-                   title="Customer · Customer Intelligence", segment_filter=False)
+                   title="Customer · Customer Intelligence", segment_filter=False, data_page=False)
 
 ORDERS_TABLE = "customer-orders"
 register_table(ORDERS_TABLE, lambda filters, customer_id=None: customer_orders(engine(), filters, customer_id),

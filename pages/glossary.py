@@ -8,7 +8,7 @@ from dash import html
 from components.glossary import glossary_sections
 
 dash.register_page(__name__, path="/glossary", name="Glossary", title="Glossary · Customer Intelligence",
-                   order=90)
+                   order=90, data_page=False)
 
 
 def layout(**_query: str) -> html.Div:

@@ -17,19 +17,18 @@ missing arguments), 3 import refused because too many rows were rejected. Errors
 from __future__ import annotations
 
 import argparse
-import importlib
 import ipaddress
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from metrics.export import EXPORTS
 from metrics.settings import BACKENDS, PROJECT_ROOT, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -42,92 +41,6 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILURE):
         super().__init__(message)
         self.code = code
-
-
-# ----- export registry -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportSpec:
-    """A metric table ``export`` can write: ``target`` is ``"module:function"`` of ``(engine, filters, **opts)``.
-
-    ``options`` are the CLI options the function takes (``scheme``, ``grain``, ``dimension``,
-    ``measure``, ``metric``), passed as keyword arguments of the same name.
-    """
-
-    target: str
-    description: str
-    options: tuple[str, ...] = ()
-
-    def load(self) -> Callable[..., Any]:
-        module_name, _, attribute = self.target.partition(":")
-        module = importlib.import_module(module_name)
-        return getattr(module, attribute)
-
-    def available(self) -> bool:
-        try:
-            self.load()
-        except (ImportError, AttributeError):
-            return False
-        return True
-
-
-#: Every table ``custintel export`` knows, by name. Add an entry here when a metric should be exportable;
-#: entries whose module is missing are listed as unavailable rather than breaking the CLI.
-EXPORTS: dict[str, ExportSpec] = {
-    "kpi_summary": ExportSpec("metrics.kpis:kpi_summary",
-                              "KPI cards: value, previous period and change for every headline KPI"),
-    "kpis": ExportSpec("metrics.kpis:kpis", "headline KPIs of the filter state as one row"),
-    "frequency_bands": ExportSpec("metrics.kpis:frequency_bands",
-                                  "customers and revenue by order-count band (1, 2-3, 4-5, 6+)"),
-    "segment_summary": ExportSpec("metrics.segments:segment_summary",
-                                  "one row per segment of a scheme: customers, revenue, AOV, repeat rate ...",
-                                  ("scheme",)),
-    "segment_country_matrix": ExportSpec("metrics.segments:segment_country_matrix",
-                                         "segment x country: customers, revenue, AOV, repeat rate", ("scheme",)),
-    "new_repeat_summary": ExportSpec("metrics.repeat:new_repeat_summary",
-                                     "new, potential and repeat customers / orders / sales"),
-    "period_sales": ExportSpec("metrics.trends:period_sales",
-                               "sales, orders, customers and AOV per period", ("grain",)),
-    "monthly_active_customers": ExportSpec("metrics.activity:monthly_active_customers",
-                                           "monthly active customers (30 d) by segment", ("scheme",)),
-    "activity_heatmap_year_month": ExportSpec("metrics.activity:activity_heatmap_year_month",
-                                              "orders or revenue by year x month", ("measure",)),
-    "activity_heatmap_weekday_hour": ExportSpec("metrics.activity:activity_heatmap_weekday_hour",
-                                                "orders or revenue by weekday x hour", ("measure",)),
-    "engagement_by_segment": ExportSpec("metrics.engagement:engagement_by_segment",
-                                        "email open rate and web visits by month and segment", ("scheme",)),
-    "prospects_summary": ExportSpec("metrics.engagement:prospects_summary",
-                                    "people who signed up but never bought"),
-    "cart_abandoners": ExportSpec("metrics.engagement:cart_abandoners", "prospects who abandoned carts"),
-    "lifecycle_by_month": ExportSpec("metrics.lifecycle:lifecycle_by_month",
-                                     "lifecycle segment sizes at each month end"),
-    "demographics": ExportSpec("metrics.demographics:demographics",
-                               "customers and revenue by gender, age group, ...", ("dimension",)),
-    "customer_kpis": ExportSpec("metrics.kpis:customer_kpis", "customer KPIs of the filter state as one row"),
-    "segment_summary_with_change": ExportSpec("metrics.segments:segment_summary_with_change",
-                                              "segment summary with the change versus the previous period",
-                                              ("scheme",)),
-    "new_repeat_summary_with_change": ExportSpec("metrics.repeat:new_repeat_summary_with_change",
-                                                 "new / potential / repeat panels with the change versus the "
-                                                 "previous period"),
-    "trend": ExportSpec("metrics.trends:trend", "one metric per period (revenue, orders, aov, repeat_rate ...)",
-                        ("metric", "grain")),
-    "trend_by_segment": ExportSpec("metrics.trends:trend_by_segment",
-                                   "orders, revenue, customers or aov per period and segment",
-                                   ("metric", "grain", "scheme")),
-    "churn_bands": ExportSpec("metrics.churn:churn_bands", "customers and revenue by churn-risk band"),
-    "churn_by_segment": ExportSpec("metrics.churn:churn_by_segment", "churn risk and revenue by segment",
-                                   ("scheme",)),
-    "customer_action_table": ExportSpec("metrics.churn:customer_action_table",
-                                        "high-risk, high-value customers to act on (recency, revenue, CLV)"),
-    "clv_summary": ExportSpec("metrics.clv:clv_summary", "predictive CLV: growing / maintaining / declining"),
-    "clv_by_segment": ExportSpec("metrics.clv:clv_by_segment", "predictive CLV by segment", ("scheme",)),
-    "monthly_retention": ExportSpec("metrics.retention:monthly_retention",
-                                    "monthly retention of active customers", ("scheme",)),
-    "cohort_retention": ExportSpec("metrics.retention:cohort_retention",
-                                   "cohort retention by month of first order"),
-}
 
 
 def _as_frame(value: Any) -> pd.DataFrame:
@@ -258,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--grain", help="time grain of tables that take one (week, month, quarter, year)")
     e.add_argument("--dimension", help="dimension of tables that take one (e.g. gender, age_group)")
     e.add_argument("--measure", help="measure of tables that take one (orders, revenue)")
-    e.add_argument("--metric", help="metric of the trend tables (revenue, orders, customers, aov, ...)")
+    e.add_argument("--metric", help="measure of the trend tables (revenue, orders, customers, aov, ...)")
+    e.add_argument("--label", help="segment label of the audience table (e.g. 'At-Risk')")
     e.add_argument("-o", "--output", help="output file .csv or .parquet (default: CSV on stdout)")
 
     s = sub.add_parser("serve", help="run the dashboard", description=(
@@ -425,7 +339,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     spec = EXPORTS.get(args.table)
     if spec is None or not spec.available():
         raise CliError(f"unknown table {args.table!r}; see `custintel export --list`", EXIT_USAGE)
-    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure", "metric")
+    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure", "metric", "label")
              if getattr(args, name) is not None}
     not_taken = sorted(set(extra) - set(spec.options))
     if not_taken:
@@ -520,7 +434,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     import app as dash_app  # builds the app over the settings set above (generates data on a first run)
     from metrics.engine import get_engine
-    from service.replay import DATA_PAGES
+    from service.replay import data_pages
     from service.security import basic_auth_header
     from service.warm import common_states, warm
 
@@ -536,7 +450,7 @@ def cmd_warm(args: argparse.Namespace) -> int:
     report = warm(dash_app.server, states, headers=basic_auth_header(settings.auth) if settings.auth else None,
                   progress=progress)
     stats = engine.cache.stats()
-    print(f"warmed {report.states} filter states x {len(DATA_PAGES)} pages ({report.requests} requests) in "
+    print(f"warmed {report.states} filter states x {len(data_pages())} pages ({report.requests} requests) in "
           f"{time.perf_counter() - started:.1f} s; computed {stats['misses']} results, "
           f"{stats['shared_hits']} were already cached; cache folder {engine.cache.store.folder}")
     if report.failures:

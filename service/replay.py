@@ -18,8 +18,15 @@ from typing import Any, Protocol
 
 from flask import Flask
 
-#: Pages a browser can open with a filter state (the customer page needs a customer, the glossary no data).
-DATA_PAGES = ("/", "/engagement", "/risk", "/loyalty", "/segmentation")
+
+def data_pages() -> tuple[str, ...]:
+    """The paths of the pages a browser opens with a filter state (:func:`app.data_pages`; importing the
+    app registers the pages)."""
+    import app
+
+    return tuple(app.data_pages())
+
+
 FILTER_INPUT = "filter-dates"
 ROUTER_OUTPUT_PREFIX = ".._pages_content"
 

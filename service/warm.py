@@ -18,7 +18,7 @@ from flask import Flask
 from metrics.engine import Engine
 from metrics.filters import PRIME_CHOICES, Filters
 from metrics.periods import period_presets
-from service.replay import DATA_PAGES, InProcessClient, filter_request, learn_site, page_callbacks
+from service.replay import InProcessClient, data_pages, filter_request, learn_site, page_callbacks
 
 
 def common_states(engine: Engine, periods: list[str] | None = None,
@@ -54,10 +54,11 @@ class WarmReport:
     failures: list[str] = field(default_factory=list)
 
 
-def warm(server: Flask, states: list[Filters], pages: tuple[str, ...] = DATA_PAGES,
+def warm(server: Flask, states: list[Filters], pages: tuple[str, ...] | None = None,
          headers: dict[str, str] | None = None,
          progress: Callable[[str], None] | None = None) -> WarmReport:
     """Open every page with every state, as a browser would; returns counts, time and failed requests."""
+    pages = data_pages() if pages is None else pages
     client = InProcessClient(server, headers)
     started = time.perf_counter()
     site = learn_site(client, list(pages))

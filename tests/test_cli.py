@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metrics.export import FORMULA_PREFIXES
+from metrics.export import EXPORTS, FORMULA_PREFIXES
 from service import cli
-from service.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXPORTS, main
+from service.cli import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
 from tests.factory import write_dataset
 
 PROJECT = Path(__file__).resolve().parent.parent
