@@ -32,8 +32,8 @@ from common import ensure_data  # noqa: E402 (benchmarks/common.py)
 
 from metrics.engine import Engine  # noqa: E402
 from metrics.filters import Filters  # noqa: E402
-from metrics.kpis import frequency_bands, kpis  # noqa: E402
-from metrics.segments import segment_country_matrix, segment_summary  # noqa: E402
+from metrics.measures.kpis import frequency_bands, kpis  # noqa: E402
+from metrics.segments.tables import segment_country_matrix, segment_summary  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
 
 SIZES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}

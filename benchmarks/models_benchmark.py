@@ -37,10 +37,10 @@ sys.path.insert(0, str(ROOT))
 from common import ensure_data  # noqa: E402 (benchmarks/common.py)
 
 from metrics import model_inputs  # noqa: E402
-from metrics.bgnbd import BGNBDModel, BGNBDParams, group_customers, simulate_bgnbd  # noqa: E402
-from metrics.churn import at_risk_rate, churn_bands  # noqa: E402
-from metrics.clv import clv_summary, customer_clv  # noqa: E402
 from metrics.engine import Engine  # noqa: E402
+from metrics.models.bgnbd import BGNBDModel, BGNBDParams, group_customers, simulate_bgnbd  # noqa: E402
+from metrics.models.churn import at_risk_rate, churn_bands  # noqa: E402
+from metrics.models.clv import clv_summary, customer_clv  # noqa: E402
 from metrics.population import customer_mart  # noqa: E402
 from metrics.selection import default_filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402

@@ -127,7 +127,7 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 # ----- how much the grouping shrinks the model input ------------------------------------------------------
 def group_counts(size: str) -> dict[str, Any]:
     """Customers vs distinct BTYD rows on the full date range (counted by DuckDB)."""
-    from metrics.model_inputs import btyd_groups, spend_inputs
+    from metrics.models.inputs import btyd_groups, spend_inputs
     from metrics.population import customer_mart
 
     engine = duckdb_engine(str(ensure_data(ROOT / "benchmarks" / f"data-{size}", SIZES[size])), validate=False)

@@ -9,7 +9,7 @@ or wine, "gone" labels grey.
 
 from __future__ import annotations
 
-from metrics.labels import FREQUENCY_BANDS, LIFECYCLE_LABELS, SCHEME_LABELS
+from metrics.segments.labels import FREQUENCY_BANDS, LIFECYCLE_LABELS, SCHEME_LABELS
 
 INDIGO, CYAN, TEAL, GREEN = "#332288", "#88CCEE", "#44AA99", "#117733"
 OLIVE, SAND, ROSE, WINE, PURPLE = "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499"
@@ -46,7 +46,7 @@ SEGMENT_COLOURS: dict[str, str] = {
     # lifecycle (New, VIP, At Risk above)
     "Regular": GREEN,
     "Inactive": PALE_GREY,
-    # customers with engagement but no order in the range (metrics.engagement.NO_ORDERS_LABEL)
+    # customers with engagement but no order in the range (metrics.measures.engagement.NO_ORDERS_LABEL)
     "No orders in range": "#000000",
 }
 

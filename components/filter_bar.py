@@ -29,8 +29,8 @@ from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
 
 from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
 from metrics.filters import PRIME_CHOICES, Filters
-from metrics.labels import SCHEME_LABELS, SCHEME_TITLES
 from metrics.periods import CUSTOM, CUSTOM_LABEL, Period, find_period, matching_period, period_presets
+from metrics.segments.labels import SCHEME_LABELS, SCHEME_TITLES
 from metrics.selection import default_filters
 
 DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "filter-countries", "filter-scheme",

@@ -1,5 +1,5 @@
 """The in-app glossary, built from the code's own definitions: the measure registry
-(:data:`metrics.measures.MEASURES`), the segment-rule and RFM module docstrings, and the docstring of every
+(:data:`metrics.measures.registry.MEASURES`), the segment-rule and RFM module docstrings, and the docstring of every
 metric function (so the text always matches what is computed)."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dash import html
 
 from components.colours import scheme_colours
 from metrics.export import EXPORTS
-from metrics.kpis import REPEAT_RATE_TARGET
-from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
-from metrics.measures import KPI_MEASURES, MEASURES
+from metrics.measures.kpis import REPEAT_RATE_TARGET
+from metrics.measures.registry import KPI_MEASURES, MEASURES
+from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
 
 
 def metric_modules() -> list[str]:
@@ -88,8 +88,8 @@ def glossary_sections() -> list:
             html.Span(SCHEME_TITLES.get(scheme, "Lifecycle (monthly)"), className="fw-semibold me-2"),
             *[html.Span([_swatch(colours[label]), label], className="me-3 text-nowrap") for label in labels],
         ], className="mb-1 small"))
-    segments_module = _module("segment_rules")
-    rfm_module = _module("rfm")
+    segments_module = _module("segments.rules")
+    rfm_module = _module("segments.rfm")
     segments = dbc.Card([dbc.CardHeader(html.H6("Segments and their colours", className="mb-0")), dbc.CardBody([
         *schemes,
         html.Pre(_doc(segments_module), className="glossary-doc mt-3") if segments_module else None,

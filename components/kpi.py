@@ -56,7 +56,7 @@ def kpi_card(label: str, value: float, previous: float | None = None, delta_pct:
 
 
 def kpi_cards(summary: pd.DataFrame) -> list[dbc.Col]:
-    """Columns of cards from :func:`metrics.kpis.kpi_summary`, for a row sized with ``row-cols-*``."""
+    """Columns of cards from :func:`metrics.measures.kpis.kpi_summary`, for a row sized with ``row-cols-*``."""
     cols = []
     for row in summary.itertuples(index=False):
         delta = None if row.delta_pct is None or pd.isna(row.delta_pct) else float(row.delta_pct)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dash import dcc
 
-from metrics.labels import SCHEME_TITLES
+from metrics.segments.labels import SCHEME_TITLES
 
 DEFAULT_SCHEME = "loyalty"
 

@@ -28,7 +28,7 @@ from components.formatting import D3_FORMATS, fmt_int
 from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
 from metrics.export import export_filename, to_safe_csv
 from metrics.filters import Filters
-from metrics.measures import MEASURES, SEGMENT_DETAIL_MEASURES
+from metrics.measures.registry import MEASURES, SEGMENT_DETAIL_MEASURES
 
 GRID, EXPORT, DOWNLOAD, PARAMS, CAPTION = "data-table", "table-export", "table-download", "table-params", \
     "table-caption"
@@ -99,7 +99,7 @@ def column(field: str, header: str | None = None, fmt: str | None = None, *, lin
     return col
 
 
-#: Grid format of each measure display format of :mod:`metrics.measures`.
+#: Grid format of each measure display format of :mod:`metrics.measures.registry`.
 MEASURE_FORMATS = {"int": "int", "money": "money", "pct": "pct", "days": "float1", "float": "float"}
 
 
@@ -111,7 +111,7 @@ def measure_column(name: str, header: str | None = None, **options: Any) -> dict
 
 
 def segment_details_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:
-    """The grid columns of :func:`metrics.segments.segment_details`: per measure a column group with its
+    """The grid columns of :func:`metrics.segments.tables.segment_details`: per measure a column group with its
     value, its share of the total (additive measures) and its change against the preceding period
     (relative, or in percentage points for rates)."""
     groups: list[dict[str, Any]] = [column("segment", label, pinned=True, width=width)]
@@ -128,7 +128,7 @@ def segment_details_columns(label: str = "Segment", width: int = 150) -> list[di
 
 
 def segment_summary_columns(label: str = "Segment", width: int = 150) -> list[dict[str, Any]]:
-    """The grid columns of :func:`metrics.segments.segment_summary`; ``label`` and ``width`` are the
+    """The grid columns of :func:`metrics.segments.tables.segment_summary`; ``label`` and ``width`` are the
     pinned segment column's header and width (e.g. "Tier" where the segments are loyalty tiers)."""
     return [
         column("segment", label, pinned=True, width=width),

@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
@@ -214,8 +215,8 @@ def memoized(fn: Callable[P, R] | None = None, *, scope_only: bool = False) -> A
 
         def compute() -> Entry:
             value = fn(*bound.args, **bound.kwargs)  # a scope-only metric sees the scope only
-            if isinstance(value, ir.Table):
-                return engine.materialize_entry(value)
+            if isinstance(value, ir.Table) and not isinstance(value.op(), ops.InMemoryTable):
+                return engine.materialize_entry(value)  # an in-memory table (a literal result) is kept as is
             return Entry(value)
 
         entry = engine.cache.get_or_compute_entry(key, compute)

@@ -10,8 +10,8 @@ Every number of a profile is the one the other pages use for that customer under
 - **R, F, M scores and segment labels** come from the labelled mart (:func:`metrics.population.customer_mart`):
   quintiles *within the scope's customers*, so the same customer can score differently under another
   date range, Prime choice or countries (never under another segment focus);
-- **churn risk / P(alive)** come from the BG/NBD model fitted on the range (:mod:`metrics.churn`), and
-  **predicted CLV, expected purchases and the CLV class** from the CLV table (:mod:`metrics.clv`).
+- **churn risk / P(alive)** come from the BG/NBD model fitted on the range (:mod:`metrics.models.churn`), and
+  **predicted CLV, expected purchases and the CLV class** from the CLV table (:mod:`metrics.models.clv`).
 
 Customer ids are whole numbers from 1 to :data:`MAX_CUSTOMER_ID`. A profile never raises for a bad or
 unknown id: its ``status`` says what was found.
@@ -30,17 +30,17 @@ import numpy as np
 import pandas as pd
 
 from metrics.cache import memoized
-from metrics.churn import customer_churn
-from metrics.clv import customer_clv
-from metrics.demographics import sample_key
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
 from metrics.grains import as_timestamps, period_starts
-from metrics.labels import SCHEME_LABELS
-from metrics.model_inputs import fit_purchase_model, fit_spend_model
+from metrics.measures.demographics import sample_key
+from metrics.models.churn import customer_churn
+from metrics.models.clv import customer_clv
+from metrics.models.inputs import fit_purchase_model, fit_spend_model
 from metrics.population import customer_mart, engagement_in_view, orders_in_view, people_in_view
-from metrics.segment_rules import check_scheme, segment_column
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import valid_order
 
 #: Largest accepted customer id (12 digits): ids from a URL are checked against it before any query.
@@ -265,8 +265,8 @@ def value_loyalty_points(engine: Engine, filters: Filters, scheme: str = "loyalt
     ``scheme``, assigned on the scope's customers).
 
     With more than ``sample`` customers, a deterministic sample of ``sample`` of them is drawn in the
-    engine, as in :func:`metrics.demographics.income_spending_points`: customers ordered by the hash
-    :func:`metrics.demographics.sample_key` of (customer_id, seed), the first ones kept — the same filters
+    engine, as in :func:`metrics.measures.demographics.income_spending_points`: customers ordered by the hash
+    :func:`metrics.measures.demographics.sample_key` of (customer_id, seed), the first ones kept — the same filters
     and seed always give the same points, and no full customer list is pulled. Rows sorted by customer_id.
     """
     check_scheme(scheme)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode
 
-from metrics.labels import SCHEME_LABELS
+from metrics.segments.labels import SCHEME_LABELS
 
 PRIME_CHOICES: tuple[str, ...] = ("All", "Prime", "Non-Prime")
 MAX_COUNTRIES = 50

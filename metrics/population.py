@@ -26,9 +26,9 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.labels import SCHEME_LABELS
 from metrics.mart import scope_mart
-from metrics.segment_rules import check_scheme, label_customers, segment_column
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.rules import check_scheme, label_customers, segment_column
 from metrics.selection import scope_customers, scope_engagement, scope_orders
 
 

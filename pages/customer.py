@@ -21,7 +21,6 @@ from components.colours import CLV_COLOURS, RISK_COLOURS, SERIES_COLOURS, segmen
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct
 from components.state import NAV_ID, QUERY_STORE, engine, link_query, parse_query
 from components.tables import column, data_table, register_table, table_outputs, table_update
-from metrics.churn import HIGH_RISK_FROM
 from metrics.customer import (
     MAX_CUSTOMER_ID,
     customer_engagement,
@@ -29,8 +28,9 @@ from metrics.customer import (
     customer_profile,
     parse_customer_id,
 )
-from metrics.labels import SCHEME_TITLES
-from metrics.segment_rules import segment_column
+from metrics.models.churn import HIGH_RISK_FROM
+from metrics.segments.labels import SCHEME_TITLES
+from metrics.segments.rules import segment_column
 
 dash.register_page(__name__, path="/customer", name="Customer", order=50,
                    title="Customer · Customer Intelligence", segment_filter=False, data_page=False)

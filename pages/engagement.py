@@ -15,17 +15,17 @@ from components.formatting import fmt_int, fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
-from metrics.activity import (
+from metrics.measures.activity import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
     activity_heatmap_weekday_hour,
     activity_heatmap_year_month,
     monthly_active_customers,
 )
-from metrics.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
-from metrics.kpis import customer_kpis
-from metrics.retention import cohort_retention
-from metrics.trends import trend_by_segment
+from metrics.measures.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
+from metrics.measures.kpis import customer_kpis
+from metrics.measures.retention import cohort_retention
+from metrics.measures.trends import trend_by_segment
 
 dash.register_page(__name__, path="/engagement", name="Engagement & activity", order=10,
                    title="Engagement & activity · Customer Intelligence", segment_filter=True)

@@ -16,9 +16,9 @@ from components.kpi import kpi_cards
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import data_table, register_table, segment_summary_columns, table_outputs, table_update
-from metrics.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
-from metrics.measures import MEASURES
-from metrics.segments import segment_country_matrix, segment_summary
+from metrics.measures.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
+from metrics.measures.registry import MEASURES
+from metrics.segments.tables import segment_country_matrix, segment_summary
 
 dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,
                    segment_filter=True)
@@ -27,7 +27,7 @@ SEGMENT_TABLE = "executive-segments"
 register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
                stem="segment_summary")
 
-#: Measures the segment × country matrix can show (records of metrics.measures).
+#: Measures the segment × country matrix can show (records of metrics.measures.registry).
 MATRIX_MEASURES = ("customers", "revenue", "aov", "repeat_purchase_rate")
 
 SEGMENT_COLUMNS = segment_summary_columns()

@@ -25,14 +25,14 @@ from components.tables import (
     table_update,
 )
 from components.trend_chart import Series, trend_figure
-from metrics.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.grains import GRAINS
-from metrics.kpis import customer_kpis
-from metrics.labels import SCHEME_LABELS
-from metrics.measures import MEASURES, TREND_MEASURES
-from metrics.repeat import REPEAT_MEASURES, new_repeat_summary_with_change
-from metrics.segments import audience, segment_details, segment_summary_with_change
-from metrics.trends import SEGMENT_TREND_METRICS, trend, trend_by_segment
+from metrics.measures.kpis import customer_kpis
+from metrics.measures.registry import MEASURES, TREND_MEASURES
+from metrics.measures.repeat import REPEAT_MEASURES, new_repeat_summary_with_change
+from metrics.measures.trends import SEGMENT_TREND_METRICS, trend, trend_by_segment
+from metrics.models.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.tables import audience, segment_details, segment_summary_with_change
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
                    title="Loyalty · Customer Intelligence", segment_filter=True)

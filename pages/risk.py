@@ -16,7 +16,9 @@ from components.formatting import fmt_int, fmt_number, fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import NAV_ID, QUERY_STORE, engine, link_query, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
-from metrics.churn import (
+from metrics.customer import parse_customer_id, value_loyalty_points
+from metrics.measures.kpis import customer_kpis
+from metrics.models.churn import (
     HIGH_RISK_FROM,
     churn_bands,
     churn_by_segment,
@@ -24,9 +26,7 @@ from metrics.churn import (
     customer_action_table,
     fitted_vs_actual,
 )
-from metrics.customer import parse_customer_id, value_loyalty_points
-from metrics.kpis import customer_kpis
-from metrics.segments import segment_summary
+from metrics.segments.tables import segment_summary
 
 dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
                    title="Risk & revenue · Customer Intelligence", segment_filter=True)

@@ -15,14 +15,19 @@ from components.formatting import fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
-from metrics.churn import HIGH_RISK_FROM, churn_by_segment
-from metrics.demographics import DIMENSION_TITLES, demographics, income_spending_medians, income_spending_points
-from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment
-from metrics.kpis import customer_kpis
-from metrics.labels import LIFECYCLE_LABELS
-from metrics.lifecycle import lifecycle_by_month
-from metrics.retention import monthly_retention
-from metrics.trends import trend_by_segment
+from metrics.measures.demographics import (
+    DIMENSION_TITLES,
+    demographics,
+    income_spending_medians,
+    income_spending_points,
+)
+from metrics.measures.engagement import NO_ORDERS_LABEL, engagement_by_segment
+from metrics.measures.kpis import customer_kpis
+from metrics.measures.retention import monthly_retention
+from metrics.measures.trends import trend_by_segment
+from metrics.models.churn import HIGH_RISK_FROM, churn_by_segment
+from metrics.segments.labels import LIFECYCLE_LABELS
+from metrics.segments.lifecycle import lifecycle_by_month
 
 dash.register_page(__name__, path="/segmentation", name="Segmentation", order=40,
                    title="Segmentation · Customer Intelligence", segment_filter=False)

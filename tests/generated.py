@@ -17,7 +17,7 @@ import pytest
 
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.kpis import customer_kpis
+from metrics.measures.kpis import customer_kpis
 from metrics.settings import Settings
 from tests.factory import write_dataset
 

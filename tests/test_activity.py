@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.activity import (
+from metrics.filters import Filters
+from metrics.measures.activity import (
     activity_heatmap_weekday_hour,
     activity_heatmap_year_month,
     evaluation_dates,
     monthly_active_customers,
 )
-from metrics.filters import Filters
-from metrics.labels import SCHEME_LABELS
 from metrics.population import customer_segments
+from metrics.segments.labels import SCHEME_LABELS
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401

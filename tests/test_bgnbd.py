@@ -1,6 +1,6 @@
 """BG/NBD: parameter recovery, hand-written formulas, published CDNOW figures, weights, edge cases.
 
-The reference formulas in this file are written out independently of ``metrics.bgnbd`` (plain
+The reference formulas in this file are written out independently of ``metrics.models.bgnbd`` (plain
 ``math.lgamma`` and ``scipy.special.hyp2f1`` on the paper's original, untransformed expressions).
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.special import hyp2f1
 
-from metrics.bgnbd import (
+from metrics.models.bgnbd import (
     BGNBDModel,
     BGNBDParams,
     ModelFitError,

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.bgnbd import BGNBDModel, group_customers
-from metrics.churn import (
+from metrics.filters import Filters
+from metrics.measures.kpis import kpis
+from metrics.models.bgnbd import BGNBDModel, group_customers
+from metrics.models.churn import (
     ACTION_COLUMNS,
     at_risk_rate,
     churn_bands,
@@ -20,11 +22,9 @@ from metrics.churn import (
     customer_churn,
     fitted_vs_actual,
 )
-from metrics.filters import Filters
-from metrics.kpis import kpis
-from metrics.labels import SCHEME_LABELS
-from metrics.model_inputs import btyd_groups, fit_purchase_model, spend_inputs
+from metrics.models.inputs import btyd_groups, fit_purchase_model, spend_inputs
 from metrics.population import customer_segments
+from metrics.segments.labels import SCHEME_LABELS
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import load_frames, ref_orders

@@ -211,7 +211,7 @@ def test_every_available_export_runs_on_imported_data(tmp_path, capsys):
 
 def test_export_filters_and_formats(generated_dir, generated_engine, tmp_path, capsys):
     from metrics.filters import Filters
-    from metrics.segments import segment_summary
+    from metrics.segments.tables import segment_summary
 
     out = tmp_path / "segments.csv"
     code, _, err = run(capsys, "export", "segment_summary", "--data-dir", str(generated_dir), "--scheme", "loyalty",
@@ -363,7 +363,7 @@ def test_install_security():
 def test_export_with_a_focus_lists_only_that_label_with_the_scope_count(generated_dir, generated_engine, tmp_path,
                                                                         capsys, table):
     from metrics.filters import Filters
-    from metrics.segments import segment_summary
+    from metrics.segments.tables import segment_summary
 
     out = tmp_path / f"{table}.csv"
     code, _, err = run(capsys, "export", table, "--data-dir", str(generated_dir), "--scheme", "loyalty",

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.clv import (
+from metrics.filters import Filters
+from metrics.models.clv import (
     CLV_CLASSES,
     SUMMARY_COLUMNS,
     clv_by_segment,
@@ -19,11 +20,10 @@ from metrics.clv import (
     clv_summary,
     customer_clv,
 )
-from metrics.filters import Filters
-from metrics.gamma_gamma import GammaGammaModel, customer_lifetime_value
-from metrics.labels import SCHEME_LABELS
-from metrics.model_inputs import fit_purchase_model, fit_spend_model, months_back
+from metrics.models.gamma_gamma import GammaGammaModel, customer_lifetime_value
+from metrics.models.inputs import fit_purchase_model, fit_spend_model, months_back
 from metrics.population import customer_segments
+from metrics.segments.labels import SCHEME_LABELS
 from metrics.selection import default_filters
 from tests.conftest import engine_for
 from tests.factory import write_dataset

@@ -17,7 +17,7 @@ from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct, fmt_s
 from components.kpi import BAD, GOOD, NEUTRAL, delta_style, kpi_card
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.labels import LIFECYCLE_LABELS, SCHEME_LABELS
+from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_LABELS
 from metrics.selection import default_filters
 
 # ----- formatting -------------------------------------------------------------------------------------------
@@ -189,7 +189,7 @@ def test_table_helpers():
 
 def test_segment_summary_columns_cover_the_summary_frame(generated_engine: Engine):
     from components.tables import segment_summary_columns
-    from metrics.segments import segment_summary
+    from metrics.segments.tables import segment_summary
 
     frame = segment_summary(generated_engine, default_filters(generated_engine), "loyalty")
     columns = segment_summary_columns()
@@ -205,11 +205,15 @@ def test_segment_summary_columns_cover_the_summary_frame(generated_engine: Engin
 
 def test_glossary_is_built_from_the_code():
     from components.glossary import glossary_sections, metric_functions
-    from metrics.kpis import KPI_SPECS
+    from metrics.export import EXPORTS
+    from metrics.measures.registry import MEASURES
 
     functions = {(module, name) for module, name, _doc in metric_functions()}
-    assert ("kpis", "kpis") in functions and ("segments", "segment_summary") in functions
+    assert ("measures.kpis", "kpis") in functions and ("segments.tables", "segment_summary") in functions
+    assert ("segments.tables", "segment_details") in functions and ("models.churn", "churn_bands") in functions
     text = _text(glossary_sections()) + str(glossary_sections())
-    for spec in KPI_SPECS:
-        assert spec.label in text and spec.definition in text
+    for m in MEASURES.values():  # every measure of the registry, with its definition
+        assert m.label in text and m.definition in text
+    for name in EXPORTS:
+        assert name in text
     assert "Top Tier" in text and "Champions" in text

@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.churn import customer_churn
-from metrics.clv import customer_clv
 from metrics.customer import (
     ENGAGEMENT_COLUMNS,
     MAX_CUSTOMER_ID,
@@ -24,6 +22,8 @@ from metrics.customer import (
     value_loyalty_points,
 )
 from metrics.filters import Filters
+from metrics.models.churn import customer_churn
+from metrics.models.clv import customer_clv
 from metrics.population import customer_mart, customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset
@@ -238,7 +238,7 @@ def test_orders_and_activity_match_pandas(generated):
 
 
 def _python_sample_key(customer_id: int, seed: int = 0) -> int:
-    """metrics.demographics.sample_key in plain Python integers."""
+    """metrics.measures.demographics.sample_key in plain Python integers."""
     p = 2_147_483_647
     x = (customer_id * 2_654_435_761 + (seed % 10_007) * 104_729) % p
     return ((x * x) % p * 48_271 + seed % p) % p

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.demographics import (
+from metrics.filters import Filters
+from metrics.measures.demographics import (
     DIMENSIONS,
     demographics,
     income_spending_medians,
     income_spending_points,
 )
-from metrics.filters import Filters
 from metrics.population import customer_segments
 from tests.conftest import engine_for
 from tests.factory import write_dataset

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics.engagement import (
+from metrics.filters import Filters
+from metrics.measures.engagement import (
     NO_ORDERS_LABEL,
     cart_abandoners,
     engagement_by_segment,
     prospects_summary,
 )
-from metrics.filters import Filters
-from metrics.labels import SCHEME_LABELS
 from metrics.population import customer_segments
+from metrics.segments.labels import SCHEME_LABELS
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401

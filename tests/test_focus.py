@@ -10,17 +10,17 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from metrics.activity import monthly_active_customers
-from metrics.churn import at_risk_rate, churn_by_segment, customer_action_table
-from metrics.clv import clv_by_segment
-from metrics.engagement import NO_ORDERS_LABEL, engagement_by_segment, prospects_summary
 from metrics.filters import Filters
-from metrics.kpis import customer_kpis
-from metrics.labels import SCHEME_LABELS
+from metrics.measures.activity import monthly_active_customers
+from metrics.measures.engagement import NO_ORDERS_LABEL, engagement_by_segment, prospects_summary
+from metrics.measures.kpis import customer_kpis
+from metrics.measures.retention import monthly_retention
+from metrics.measures.trends import trend_by_segment
+from metrics.models.churn import at_risk_rate, churn_by_segment, customer_action_table
+from metrics.models.clv import clv_by_segment
 from metrics.population import customer_mart_frame
-from metrics.retention import monthly_retention
-from metrics.segments import audience, segment_country_matrix, segment_summary, segment_summary_with_change
-from metrics.trends import trend_by_segment
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.tables import audience, segment_country_matrix, segment_summary, segment_summary_with_change
 
 FOCUSES = [(scheme, label) for scheme, labels in SCHEME_LABELS.items() for label in labels]
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from metrics.filters import MAX_COUNTRIES, PRIME_CHOICES, Filters
-from metrics.labels import SCHEME_LABELS
+from metrics.segments.labels import SCHEME_LABELS
 from tests.app_support import app_over
 
 LO, HI = date(2021, 1, 2), date(2024, 12, 31)

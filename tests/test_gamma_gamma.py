@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from metrics.bgnbd import BGNBDModel, BGNBDParams, ModelFitError, simulate_bgnbd
-from metrics.gamma_gamma import (
+from metrics.models.bgnbd import BGNBDModel, BGNBDParams, ModelFitError, simulate_bgnbd
+from metrics.models.gamma_gamma import (
     DAYS_PER_MONTH,
     GammaGammaModel,
     GammaGammaParams,

@@ -33,7 +33,7 @@ from ingest import (
     surrogate_ids,
 )
 from metrics.engine import Engine
-from metrics.kpis import frequency_bands, kpis
+from metrics.measures.kpis import frequency_bands, kpis
 from metrics.schema import TABLES
 from metrics.selection import default_filters
 from metrics.settings import Settings

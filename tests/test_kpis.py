@@ -7,7 +7,7 @@ import pytest
 
 from metrics.filters import Filters
 from metrics.frames import relative_change
-from metrics.kpis import KPI_SPECS, customer_kpis, frequency_bands, kpi_summary, kpis
+from metrics.measures.kpis import KPI_SPECS, customer_kpis, frequency_bands, kpi_summary, kpis
 from metrics.population import customer_mart_frame
 from tests.conftest import engine_for
 from tests.factory import write_dataset

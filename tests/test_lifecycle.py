@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.labels import LIFECYCLE_LABELS
-from metrics.lifecycle import lifecycle_by_month
+from metrics.segments.labels import LIFECYCLE_LABELS
+from metrics.segments.lifecycle import lifecycle_by_month
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import data_engine, filter_cases, load_frames, ref_orders  # noqa: F401

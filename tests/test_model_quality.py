@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.model_quality import holdout_check
+from metrics.models.quality import holdout_check
 from metrics.selection import default_filters
 from tests.generated import load_frames, ref_orders
 from tests.test_churn import hand, pandas_btyd, pandas_fit  # noqa: F401

@@ -22,8 +22,8 @@ from components.colours import scheme_colours
 from metrics.engine import Engine
 from metrics.export import export_filename, to_safe_csv
 from metrics.filters import Filters
-from metrics.kpis import customer_kpis, kpis
-from metrics.segments import segment_summary
+from metrics.measures.kpis import customer_kpis, kpis
+from metrics.segments.tables import segment_summary
 from metrics.selection import default_filters
 from tests.app_support import app_over
 from tests.generated import first_empty_day
@@ -168,7 +168,7 @@ def test_segmentation_ignores_a_segment_filter(app_module, engine):
 
 
 def test_segment_churn_bars_show_the_model_at_the_as_of_date(app_module, engine):
-    from metrics.churn import churn_by_segment
+    from metrics.models.churn import churn_by_segment
 
     filters = default_filters(engine)
     fig = page_module("segmentation").update_segment_churn(filters.to_query(), "behaviour")
@@ -179,7 +179,7 @@ def test_segment_churn_bars_show_the_model_at_the_as_of_date(app_module, engine)
 
 
 def test_segment_aov_is_drawn_as_lines_not_stacked(app_module, engine):
-    from metrics.trends import trend_by_segment
+    from metrics.measures.trends import trend_by_segment
 
     filters = default_filters(engine)
     fig = page_module("segmentation").update_performance(filters.to_query(), "prime", "aov")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.repeat import REPEAT_METRICS, new_repeat_summary, new_repeat_summary_with_change
+from metrics.measures.repeat import REPEAT_METRICS, new_repeat_summary, new_repeat_summary_with_change
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
+from metrics.measures.retention import cohort_retention, monthly_retention
 from metrics.population import customer_segments
-from metrics.retention import cohort_retention, monthly_retention
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import data_engine, filter_cases, load_frames, ref_orders  # noqa: F401

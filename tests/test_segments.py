@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from metrics.filters import Filters
-from metrics.labels import SCHEME_LABELS
 from metrics.population import customer_mart, customer_segments
-from metrics.segment_rules import SCHEMES
-from metrics.segments import segment_country_matrix, segment_summary, segment_summary_with_change
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.rules import SCHEMES
+from metrics.segments.tables import segment_country_matrix, segment_summary, segment_summary_with_change
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 
@@ -226,7 +226,7 @@ def test_rfm_and_labels_match_pandas_on_generated_data(generated_engine, generat
     hibernating = ~top & ~promising & (expected.r_score <= 2) & (expected.f_score <= 2)
     loyalty = np.select([top, promising, hibernating], ["Top Tier", "Promising", "Hibernating"], "At-Risk")
     assert got.segment_loyalty.tolist() == loyalty.tolist()
-    from metrics.segment_rules import RFM_MAP
+    from metrics.segments.rules import RFM_MAP
     rfm = [RFM_MAP[r][f - 1] for r, f in zip(expected.r_score, fm, strict=True)]
     assert got.segment_rfm.tolist() == rfm
 

@@ -12,10 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metrics import kpis, model_inputs, segments
 from metrics.cache import ResultCache
 from metrics.engine import Engine
 from metrics.filters import Filters
+from metrics.measures import kpis
+from metrics.models import inputs as model_inputs
+from metrics.segments import tables as segments
 from metrics.settings import Settings, load_settings
 from metrics.shared_cache import SharedStore, data_fingerprint, is_plain_data
 
@@ -45,8 +47,8 @@ def test_fitted_models_are_shared_but_expressions_stay_in_memory(generated_dir, 
     fit = model_inputs.fit_purchase_model(first, STATE)
     assert fit.ok
     model_inputs.customer_scores(first, STATE)  # an Ibis expression over a materialised table
-    assert "metrics.model_inputs.customer_scores" in first.cache._memory_only
-    assert "metrics.model_inputs.fit_purchase_model" not in first.cache._memory_only
+    assert "metrics.models.inputs.customer_scores" in first.cache._memory_only
+    assert "metrics.models.inputs.fit_purchase_model" not in first.cache._memory_only
 
     second = engine(generated_dir, tmp_path)
     again = model_inputs.fit_purchase_model(second, STATE)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from metrics.bgnbd import BGNBDModel
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.gamma_gamma import GammaGammaModel
-from metrics.model_inputs import btyd_groups, repeat_spend_expr, spend_inputs, unit_days
+from metrics.models.bgnbd import BGNBDModel
+from metrics.models.gamma_gamma import GammaGammaModel
+from metrics.models.inputs import btyd_groups, repeat_spend_expr, spend_inputs, unit_days
 from metrics.population import customer_mart_frame
 
 pytest_plugins = ["tests.spark_support"]  # fixtures: spark_engine, duckdb_twin

@@ -10,9 +10,9 @@ import pytest
 
 from metrics.filters import Filters
 from metrics.grains import GRAINS
-from metrics.labels import SCHEME_LABELS
-from metrics.measures import MEASURES
-from metrics.trends import SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+from metrics.measures.registry import MEASURES
+from metrics.measures.trends import SEGMENT_TREND_METRICS, TREND_METRICS, trend, trend_by_segment
+from metrics.segments.labels import SCHEME_LABELS
 from tests.conftest import engine_for
 from tests.factory import write_dataset
 from tests.generated import (  # noqa: F401

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from metrics import kpis, segments
 from metrics.engine import Engine
+from metrics.measures import kpis
 from metrics.periods import period_presets
+from metrics.segments import tables as segments
 from metrics.selection import default_filters
 from metrics.settings import Settings
 from service.warm import common_states

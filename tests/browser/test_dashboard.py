@@ -19,10 +19,10 @@ import pytest
 from components.formatting import format_value
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.kpis import KPI_SPECS, customer_kpis, kpis
+from metrics.measures.kpis import KPI_SPECS, customer_kpis, kpis
 from metrics.periods import period_presets
 from metrics.population import customer_mart_frame
-from metrics.segments import segment_summary
+from metrics.segments.tables import segment_summary
 from metrics.selection import default_filters
 from tests.browser.dashboard import (
     add_country,

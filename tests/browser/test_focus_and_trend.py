@@ -12,9 +12,9 @@ import pytest
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.grains import GRAINS
-from metrics.measures import MEASURES, TREND_MEASURES
-from metrics.segments import segment_summary
-from metrics.trends import SEGMENT_TREND_METRICS
+from metrics.measures.registry import MEASURES, TREND_MEASURES
+from metrics.measures.trends import SEGMENT_TREND_METRICS
+from metrics.segments.tables import segment_summary
 from tests.browser.dashboard import assert_no_errors, choose, open_page, settle
 
 playwright_api = pytest.importorskip("playwright.sync_api")

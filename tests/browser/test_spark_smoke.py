@@ -18,7 +18,7 @@ import pytest
 
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.kpis import kpis
+from metrics.measures.kpis import kpis
 from tests.browser.conftest import running_app
 from tests.browser.dashboard import assert_no_errors, kpi_values, settle
 from tests.spark_support import spark_missing_reason

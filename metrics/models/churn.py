@@ -10,8 +10,8 @@ scores high; a recent frequent buyer scores low. BG/NBD lets customers drop out 
 repeat purchase, so **one-time buyers (x = 0) always get churn risk 0** — the model has no evidence
 about their churn; look at recency (RFM, the behaviour segments) for them.
 
-The model (:mod:`metrics.bgnbd`) is fitted once per filter state on engine-side groups of identical
-(x, t_x, T) and memoised; scores are joined back in the engine (:mod:`metrics.model_inputs`). When the
+The model (:mod:`metrics.models.bgnbd`) is fitted once per filter state on engine-side groups of identical
+(x, t_x, T) and memoised; scores are joined back in the engine (:mod:`metrics.models.inputs`). When the
 selection cannot support a fit (no customers, one customer, fewer than 10 repeat buyers) every function
 returns zeros / empty frames with the right columns, and :func:`churn_model_summary` says why; frames
 carry the same text in ``frame.attrs["message"]`` ("" when the model is fine).
@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 
 from metrics.cache import memoized
-from metrics.clv import customer_clv, left_join_customers
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
-from metrics.model_inputs import (
+from metrics.models.clv import customer_clv, left_join_customers
+from metrics.models.inputs import (
     DEFAULT_TIME_UNIT,
     GROUP_COLUMNS,
     HIGH_RISK_FROM,
@@ -45,7 +45,7 @@ from metrics.model_inputs import (
     unit_days,
 )
 from metrics.population import customer_mart, customer_segments, orders_in_view, shown_labels
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 
 #: "High revenue" in the action table: revenue at or above this quantile of the selection's customers.
 ACTION_REVENUE_QUANTILE = 0.75

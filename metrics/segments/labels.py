@@ -1,4 +1,4 @@
-"""The segmentation schemes and their labels, in display order (rules live in :mod:`metrics.segments`)."""
+"""The segmentation schemes and their labels, in display order (rules live in :mod:`metrics.segments.tables`)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """New, repeat and potential customers of the selected range (the Loyalty page's panels).
 
-The measures are records of :mod:`metrics.measures` (definitions there, and in the glossary): new to brand
+The measures are records of :mod:`metrics.measures.registry` (definitions there, and in the glossary): new to brand
 customers, repeat customers / orders / sales, repeat purchase rate, repeat sales %, potential new customers
 and the average repeat purchase interval. Valid orders only: returned and same-day-cancelled orders never
 count. Because the gaps between a customer's consecutive order dates add up to last − first order date,
@@ -13,7 +13,7 @@ import pandas as pd
 
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.measures import MEASURES, Measure, change_rows, measure_values
+from metrics.measures.registry import MEASURES, Measure, change_rows, measure_values
 
 #: The Loyalty page's new / repeat / potential panel, in card order.
 REPEAT_MEASURES: tuple[str, ...] = ("customers", "new_customers", "repeat_customers", "repeat_purchase_rate",

@@ -1,4 +1,4 @@
-"""What the customer-base models (:mod:`metrics.bgnbd`, :mod:`metrics.gamma_gamma`) share once fitted.
+"""What the customer-base models (:mod:`metrics.models.bgnbd`, :mod:`metrics.models.gamma_gamma`) share once fitted.
 
 * :class:`FitResult` -- what a fit produced (parameters, log-likelihood, standard errors) and how far
   it can be trusted (convergence, message, customer counts);
@@ -33,7 +33,7 @@ class FitResult(Generic[P]):
     gradient) and no parameter sits on its search bound. ``std_errors`` are asymptotic standard
     errors from the observed information matrix (``None`` when the Hessian is not positive definite).
     ``n_customers`` and ``n_repeat_buyers`` are sums of weights, so they count customers even when the
-    data were grouped with :func:`metrics.bgnbd.group_customers`.
+    data were grouped with :func:`metrics.models.bgnbd.group_customers`.
     """
 
     params: P

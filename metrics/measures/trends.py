@@ -1,7 +1,7 @@
 """Time series of the registry's measures at a chosen grain (week, month, quarter, year).
 
 Every order is put in the period its order date falls in (:mod:`metrics.grains`); each measure of
-:mod:`metrics.measures` is then evaluated within each period (e.g. the repeat purchase rate of a month is
+:mod:`metrics.measures.registry` is then evaluated within each period (e.g. the repeat purchase rate of a month is
 the share of that month's customers with 2 or more valid orders in that same month). The first and last
 period of a range can be partial: a range starting on a Wednesday still shows its first week as the week
 starting on the Monday before, counting only the orders of the range (``partial`` says so). Every period
@@ -15,7 +15,7 @@ import pandas as pd
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.grains import check_grain, partial_periods
-from metrics.measures import MEASURES, TREND_MEASURES, Measure, measure_frame
+from metrics.measures.registry import MEASURES, TREND_MEASURES, Measure, measure_frame
 
 #: Every measure with a value per period, by name (the trend chart offers :data:`TREND_MEASURES`).
 TREND_METRICS: dict[str, Measure] = {name: m for name, m in MEASURES.items() if m.trend}

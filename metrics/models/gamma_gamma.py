@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from metrics.bgnbd import (
+from metrics.models.bgnbd import (
     MIN_CUSTOMERS,
     MIN_REPEAT_BUYERS,
     BGNBDModel,
@@ -36,7 +36,7 @@ from metrics.bgnbd import (
     _std_errors,
     _wsum,
 )
-from metrics.fitted_model import FittedModel, ModelFitError
+from metrics.models.fitted_model import FittedModel, ModelFitError
 
 __all__ = [
     "DAYS_PER_MONTH",

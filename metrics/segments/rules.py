@@ -40,8 +40,8 @@ from collections.abc import Callable
 import ibis
 import ibis.expr.types as ir
 
-from metrics.labels import SCHEME_LABELS
-from metrics.rfm import add_rfm_scores
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.rfm import add_rfm_scores
 
 DORMANT_DAYS = 180
 DISCOUNT_DRIVEN_SHARE = 0.20

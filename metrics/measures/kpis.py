@@ -11,14 +11,14 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.labels import FREQUENCY_BANDS
-from metrics.measures import KPI_MEASURES, MEASURES, Measure, change_rows, measure_values
+from metrics.measures.registry import KPI_MEASURES, MEASURES, Measure, change_rows, measure_values
 from metrics.population import customer_mart
+from metrics.segments.labels import FREQUENCY_BANDS
 
 #: Target line drawn on the repeat-rate gauge.
 REPEAT_RATE_TARGET = 0.40
 
-#: The KPI cards' measures (records of :mod:`metrics.measures`), in card order.
+#: The KPI cards' measures (records of :mod:`metrics.measures.registry`), in card order.
 KPI_SPECS: tuple[Measure, ...] = tuple(MEASURES[name] for name in KPI_MEASURES)
 #: The KPIs read from the customer rows only (every card but the model's at-risk rate).
 CUSTOMER_KPIS: tuple[str, ...] = tuple(name for name in KPI_MEASURES if MEASURES[name].kind != "model")
@@ -33,7 +33,7 @@ def customer_kpis(engine: Engine, filters: Filters) -> dict[str, float]:
 
 def kpis(engine: Engine, filters: Filters) -> dict[str, float]:
     """Every KPI card measure for one filter state (zeros for an empty selection): :func:`customer_kpis`
-    plus the At-risk rate of the churn model of :mod:`metrics.churn` (fitted once per scope)."""
+    plus the At-risk rate of the churn model of :mod:`metrics.models.churn` (fitted once per scope)."""
     return measure_values(engine, filters, KPI_MEASURES)
 
 

@@ -56,12 +56,12 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from metrics.bgnbd import BGNBDModel, ModelFitError
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
 from metrics.mart import MONEY_DECIMALS
+from metrics.models.bgnbd import BGNBDModel, ModelFitError
+from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
 from metrics.population import customer_mart, orders_in_view
 
 #: Days per model time unit.

@@ -5,7 +5,7 @@ Per customer of the selection (a valid order in the range), with the models fitt
 - ``expected_purchases_12m``: BG/NBD expected purchase days in the next 12 months (52.18 weeks).
 - ``expected_order_value``: Gamma-Gamma E[M | x, m] — the customer's mean value per repeat purchase
   day shrunk towards the population mean (one-time buyers get the population mean); see
-  :mod:`metrics.model_inputs` for why the value is per repeat purchase day.
+  :mod:`metrics.models.inputs` for why the value is per repeat purchase day.
 - ``predicted_clv`` = Σ over the next 12 months of expected purchases × expected order value, month i
   divided by (1 + d)^i for a monthly discount rate d (d = 0 by default, then it is the plain product).
 - ``last_12m_sales``: valid net revenue in the 12 months ending at the as-of date (from the day after
@@ -37,7 +37,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import ratio
 from metrics.mart import MONEY_DECIMALS
-from metrics.model_inputs import (
+from metrics.models.inputs import (
     GROUP_COLUMNS,
     HORIZON_MONTHS,
     customer_scores,
@@ -49,7 +49,7 @@ from metrics.model_inputs import (
     repeat_spend,
 )
 from metrics.population import customer_segments, orders_in_view, shown_labels
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 from metrics.selection import date_key
 
 CLV_CLASSES: tuple[str, ...] = ("Growing", "Maintaining", "Declining")

@@ -34,7 +34,7 @@ from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
 from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
 from metrics.population import customer_segments, orders_in_view, shown_labels
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 from metrics.selection import date_key
 
 #: A customer is active at a day when they have a valid order in the trailing window of this many days.

@@ -47,7 +47,7 @@ from metrics.frames import ratio
 from metrics.grains import GRAINS, as_timestamps, check_grain, period_starts
 from metrics.mart import MONEY_DECIMALS
 from metrics.population import customer_mart, engagement_in_view, orders_in_view, shown_labels
-from metrics.segment_rules import check_scheme, segment_column
+from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
 
 FORMATS = ("int", "money", "pct", "days", "float")
@@ -304,6 +304,10 @@ def _prospects(engine: Engine, filters: Filters, grain: str | None) -> ir.Table:
 
 # ----- values ----------------------------------------------------------------------------------------------
 
+def _rounded(total: ir.NumericValue, m: Measure) -> ir.NumericValue:
+    return total.round(MONEY_DECIMALS) if m.fmt == "money" else total
+
+
 def _keys(grain: str | None, scheme: str | None, by_country: bool) -> list[str]:
     return [k for k, used in (("period", grain is not None), ("segment", scheme is not None),
                               ("country", by_country)) if used]
@@ -320,7 +324,8 @@ def _aggregate(engine: Engine, filters: Filters, names: Sequence[str], grain: st
         if by_country and source not in ("customers", "orders"):
             raise ValueError(f"{', '.join(m.name for m in sums)}: no value per country")
         t = _source(engine, filters, source, grain, scheme)
-        metrics = {m.name: m.expr(t).sum() for m in sums if m.expr is not None}
+        # money sums rounded to the cent: a float sum depends on the engine's summation order
+        metrics = {m.name: _rounded(m.expr(t).sum(), m) for m in sums if m.expr is not None}
         grouped = t.group_by(keys).aggregate(**metrics) if keys else t.aggregate(**metrics)
         frame = engine.execute(grouped)
         if grain is not None:
@@ -395,7 +400,7 @@ def _resolve(values: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _model_value(engine: Engine, filters: Filters, name: str) -> float:
-    from metrics.churn import at_risk_rate  # the model layer builds on this one
+    from metrics.models.churn import at_risk_rate  # the model layer builds on this one
 
     if name == "at_risk_rate":
         return at_risk_rate(engine, filters)

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import integrate, optimize, special
 from threadpoolctl import ThreadpoolController
 
-from metrics.fitted_model import FitResult, FittedModel, ModelFitError
+from metrics.models.fitted_model import FitResult, FittedModel, ModelFitError
 
 __all__ = [
     "BGNBDModel",

@@ -77,7 +77,7 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
 def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
     """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
     quadrants (the split lines of the scatter): over the scope's customers (a focus does not move them),
-    as in :func:`metrics.segment_rules.income_spending_label`. 0 for an empty selection."""
+    as in :func:`metrics.segments.rules.income_spending_label`. 0 for an empty selection."""
     mart = customer_mart(engine, filters)
     row = engine.execute(mart.aggregate(
         annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]

@@ -29,8 +29,8 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
-from metrics.labels import LIFECYCLE_LABELS
 from metrics.population import orders_in_view
+from metrics.segments.labels import LIFECYCLE_LABELS
 
 VIP_MIN_ORDERS = 6
 VIP_WINDOW_MONTHS = 12
@@ -86,7 +86,7 @@ def lifecycle_by_month(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Customers per lifecycle label at each month the range touches (rules in the module docstring).
 
     Columns ``month`` (first day of the month, a timestamp), ``segment`` (one of
-    :data:`~metrics.labels.LIFECYCLE_LABELS`) and ``customers``; every month × label present, zeros where
+    :data:`~metrics.segments.labels.LIFECYCLE_LABELS`) and ``customers``; every month × label present, zeros where
     nobody has the label. The labels of a month add up to the selected customers who had ordered by then.
     """
     start_mi, end_mi = month_index(filters.start), month_index(filters.end)

@@ -1,6 +1,6 @@
 """Segment tables: per label of a scheme, the size and value of the customers in view.
 
-Labels are assigned on the scope's population (:mod:`metrics.segment_rules`, :mod:`metrics.population`);
+Labels are assigned on the scope's population (:mod:`metrics.segments.rules`, :mod:`metrics.population`);
 with a segment focus on the same scheme a table lists the focus label only, with the count the scope's
 own summary gives it.
 """
@@ -13,9 +13,9 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, relative_change
-from metrics.measures import MEASURES, SEGMENT_DETAIL_MEASURES, measure_frame
+from metrics.measures.registry import MEASURES, SEGMENT_DETAIL_MEASURES, measure_frame
 from metrics.population import segment_members
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 
 #: The columns of :func:`segment_summary` that are registry measures, in table order.
 SUMMARY_MEASURES: tuple[str, ...] = ("customers", "orders", "revenue", "aov", "ltv", "repeat_purchase_rate",
@@ -28,7 +28,7 @@ def segment_summary(engine: Engine, filters: Filters, scheme: str = "loyalty") -
     """Per segment label shown (every label, or the focus label): ``customers``, ``customer_share`` (of
     the customers in view), ``orders``, ``revenue``, ``revenue_share``, ``aov``, ``ltv`` (revenue per
     customer), ``repeat_purchase_rate``, ``repeat_customers`` and ``avg_recency_days`` — measures of
-    :mod:`metrics.measures`."""
+    :mod:`metrics.measures.registry`."""
     check_scheme(scheme)
     out = measure_frame(engine, filters, SUMMARY_MEASURES, scheme=scheme)
     out = out.astype({c: "int64" for c in SUMMARY_COUNTS})
@@ -107,7 +107,7 @@ def _change(now: pd.Series, before: pd.Series, in_points: bool) -> pd.Series:
 
 @memoized
 def segment_details(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
-    """Per segment label shown: every measure of :data:`metrics.measures.SEGMENT_DETAIL_MEASURES` (total
+    """Per segment label shown: every measure of :data:`metrics.measures.registry.SEGMENT_DETAIL_MEASURES` (total
     sales, sales per customer, orders, orders per customer, AOV, repeat customers, repeat purchase rate,
     repeat orders, avg repeat purchase interval, repeat sales), for each additive one its share of the
     total of the customers in view (``<measure>_share``), and for each its change against the preceding

@@ -29,7 +29,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div, scalar
-from metrics.model_inputs import GROUP_COLUMNS, fit_purchase_model, months_back, unit_days
+from metrics.models.inputs import GROUP_COLUMNS, fit_purchase_model, months_back, unit_days
 from metrics.population import customer_mart, orders_in_view
 from metrics.selection import date_key
 

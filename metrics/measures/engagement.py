@@ -24,7 +24,7 @@ from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
 from metrics.grains import as_timestamps, period_starts
 from metrics.population import customer_segments, engagement_in_view, people_in_view, shown_labels
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 from metrics.selection import buyer_ids
 
 #: Segment given to customers with engagement rows but no valid order in the range (they are not in the

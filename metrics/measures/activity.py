@@ -17,7 +17,7 @@ from metrics.filters import Filters
 from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
 from metrics.mart import ACTIVE_WINDOW_DAYS
 from metrics.population import customer_segments, orders_in_view, shown_labels
-from metrics.segment_rules import check_scheme
+from metrics.segments.rules import check_scheme
 
 HEATMAP_MEASURES = ("orders", "revenue")
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
