@@ -75,14 +75,11 @@ def ref_trend(frames: dict, filters: Filters, grain: str) -> pd.DataFrame:
     def div(a: pd.Series, b: pd.Series) -> pd.Series:
         return (a / b.where(b != 0)).fillna(0.0)
 
-    return out.assign(
-        aov=div(out.revenue, out.orders), ltv=div(out.revenue, out.customers),
-        orders_per_customer=div(out.orders, out.customers),
-        repeat_purchase_rate=div(out.repeat_customers, out.customers),
-        repeat_sales_share=div(out.repeat_sales, out.revenue),
-        avg_repeat_interval_days=div(out.repeat_span_days, out.repeat_orders),
-        returns_rate=div(out.returned_orders, out.all_orders), prime_share=div(out.prime_customers, out.customers),
-    )
+    # ratio measures are ratios of two sums checked above: applied to the pandas sums
+    for name, m in TREND_METRICS.items():
+        if m.ratio_of is not None:
+            out[name] = div(out[m.ratio_of[0]], out[m.ratio_of[1]])
+    return out
 
 
 def test_every_metric_and_grain_matches_pandas(data_engine):  # noqa: F811
