@@ -132,6 +132,8 @@ _MEASURES: tuple[Measure, ...] = (
     _count_sum("new_customer_sales", "New to Brand Customer Sales", "Net revenue of the new-to-brand "
                "customers' valid orders.", lambda t: ibis.ifelse(t.is_new, t.revenue, 0.0), unit="currency",
                fmt="money"),
+    _rate("new_customer_share", "New to Brand Customer %", "New to Brand Customers / Total Customers.",
+          "new_customers", "customers"),
     _count_sum("potential_customers", "Potential New Customers", "People with web, email or cart activity "
                "in the range (or period) but no valid order on or before its end (prospects).", _count,
                source="prospects", segment_meaning=False),
