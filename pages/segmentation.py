@@ -14,7 +14,7 @@ from components.colours import SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import column, data_table, grid_id, register_table, table_outputs, table_update
+from components.tables import column, data_table, grid_id, measure_column, register_table, table_outputs, table_update
 from metrics.measures.demographics import (
     DIMENSION_TITLES,
     demographics,
@@ -106,13 +106,13 @@ def layout(**_query: str) -> html.Div:
 def demographics_columns(dimension: str) -> list[dict]:
     return [
         column(dimension, DIMENSION_TITLES.get(dimension, dimension), pinned=True, width=150),
-        column("customers", "Customers", "int"),
+        measure_column("customers"),
         column("share", "% of customers", "pct"),
-        column("orders", "Orders", "int"),
-        column("revenue", "Revenue", "money"),
-        column("revenue_share", "% of revenue", "pct"),
-        column("aov", "AOV", "money"),
-        column("revenue_per_customer", "Revenue / customer", "money"),
+        measure_column("orders"),
+        measure_column("revenue"),
+        column("revenue_share", "% of sales", "pct"),
+        measure_column("aov"),
+        measure_column("ltv"),
     ]
 
 

@@ -101,7 +101,7 @@ Q1 = Filters(date(2024, 1, 1), date(2024, 3, 31))
 
 def test_demographics_by_hand(hand):
     gender = demographics(hand, Q1, "gender")
-    assert list(gender.columns) == ["gender", "customers", "orders", "revenue", "aov", "revenue_per_customer",
+    assert list(gender.columns) == ["gender", "customers", "orders", "revenue", "aov", "ltv",
                                     "share", "revenue_share"]
     assert gender.gender.tolist() == ["Female", "Male", "Other"]
     assert gender.customers.tolist() == [1, 1, 1]

@@ -13,6 +13,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, scalar
+from metrics.measures.registry import measure_frame
 from metrics.population import customer_mart, customer_segments
 from metrics.schema import ACQUISITION_CHANNELS, AGE_GROUPS, CATEGORIES, GENDERS
 
@@ -42,7 +43,7 @@ def _check_dimension(dimension: str) -> None:
 @memoized
 def demographics(engine: Engine, filters: Filters, dimension: str = "gender") -> pd.DataFrame:
     """Customers, orders, revenue per value of a customer attribute (``dimension`` in
-    :data:`DIMENSIONS`), with ``aov`` = revenue / orders, ``revenue_per_customer``, ``share`` = the
+    :data:`DIMENSIONS`), with ``aov`` = revenue / orders, ``ltv`` (revenue per customer), ``share`` = the
     value's share of customers and ``revenue_share``.
 
     The first column is named after the dimension. Known values (the data contract's lists; for
@@ -51,10 +52,7 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
     lists (imported data) follow, sorted.
     """
     _check_dimension(dimension)
-    mart = customer_mart(engine, filters)
-    grouped = mart.group_by(mart[dimension].name(dimension)).aggregate(
-        customers=mart.count(), orders=mart.orders.sum(), revenue=mart.revenue.sum())
-    frame = engine.execute(grouped)
+    frame = measure_frame(engine, filters, ("customers", "orders", "revenue", "aov", "ltv"), by=dimension)
     frame[dimension] = frame[dimension].astype("str")
     known = DIMENSIONS[dimension]
     if known is None:
@@ -63,15 +61,13 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
     out = pd.DataFrame({dimension: pd.Series([*known, *extra], dtype="str")}).merge(
         frame, on=dimension, how="left")
     out[["customers", "orders"]] = out[["customers", "orders"]].fillna(0).astype("int64")
-    out["revenue"] = out["revenue"].fillna(0).astype("float64")
+    out[["revenue", "aov", "ltv"]] = out[["revenue", "aov", "ltv"]].fillna(0.0).astype("float64")
     if dimension == "country":
         out = out.sort_values(["customers", dimension], ascending=[False, True], kind="stable")
-    out["aov"] = ratio(out.revenue, out.orders)
-    out["revenue_per_customer"] = ratio(out.revenue, out.customers)
     out["share"] = ratio(out.customers, out.customers.sum())
     out["revenue_share"] = ratio(out.revenue, out.revenue.sum())
     return out.reset_index(drop=True)[
-        [dimension, "customers", "orders", "revenue", "aov", "revenue_per_customer", "share", "revenue_share"]]
+        [dimension, "customers", "orders", "revenue", "aov", "ltv", "share", "revenue_share"]]
 
 @memoized(scope_only=True)
 def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:

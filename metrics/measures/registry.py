@@ -310,21 +310,21 @@ def _rounded(total: ir.NumericValue, m: Measure) -> ir.NumericValue:
     return total.round(MONEY_DECIMALS) if m.fmt == "money" else total
 
 
-def _keys(grain: str | None, scheme: str | None, by_country: bool) -> list[str]:
-    return [k for k, used in (("period", grain is not None), ("segment", scheme is not None),
-                              ("country", by_country)) if used]
+def _keys(grain: str | None, scheme: str | None, by: str | None) -> list[str]:
+    return [k for k, used in (("period", grain is not None), ("segment", scheme is not None), (by, by is not None))
+            if used and k is not None]
 
 
 def _aggregate(engine: Engine, filters: Filters, names: Sequence[str], grain: str | None,
-               scheme: str | None, by_country: bool) -> pd.DataFrame:
-    keys = _keys(grain, scheme, by_country)
+               scheme: str | None, by: str | None) -> pd.DataFrame:
+    keys = _keys(grain, scheme, by)
     out: pd.DataFrame | None = None
     by_source: dict[str, list[Measure]] = {}
     for m in _sums_needed(names):
         by_source.setdefault(m.source, []).append(m)
     for source, sums in by_source.items():
-        if by_country and source not in ("customers", "orders"):
-            raise ValueError(f"{', '.join(m.name for m in sums)}: no value per country")
+        if by is not None and (source != "customers" or grain is not None):
+            raise ValueError(f"{', '.join(m.name for m in sums)}: no value per {by}")
         t = _source(engine, filters, source, grain, scheme)
         # money sums rounded to the cent: a float sum depends on the engine's summation order
         metrics = {m.name: _rounded(m.expr(t).sum(), m) for m in sums if m.expr is not None}
@@ -352,12 +352,13 @@ def _grid(filters: Filters, grain: str | None, scheme: str | None) -> pd.DataFra
 
 @memoized
 def measure_frame(engine: Engine, filters: Filters, names: tuple[str, ...], grain: str | None = None,
-                  scheme: str | None = None, by_country: bool = False) -> pd.DataFrame:
+                  scheme: str | None = None, by: str | None = None) -> pd.DataFrame:
     """The named measures of the customers in view: one row for the range, or per ``period`` (start of
     each period of ``grain`` the range touches, partial first and last periods included, zeros where
     nothing happened) and/or per ``segment`` (each label of ``scheme`` shown for the filters, in display
-    order) and/or per ``country`` (the countries with customers, sorted). Columns: the keys, then one
-    float column per measure. Ratios are 0 where their denominator is 0; model measures exist for the
+    order) and/or per value of a customer attribute ``by`` (a column of the customer mart such as
+    ``country`` or ``gender``: the values customers have, sorted). Columns: the keys, then one float
+    column per measure. Ratios are 0 where their denominator is 0; model measures exist for the
     whole range only."""
     names = tuple(names)
     for name in names:
@@ -372,9 +373,9 @@ def measure_frame(engine: Engine, filters: Filters, names: tuple[str, ...], grai
         check_grain(grain)
     if scheme is not None:
         check_scheme(scheme)
-    keys = _keys(grain, scheme, by_country)
-    sums = _aggregate(engine, filters, names, grain, scheme, by_country)
-    if by_country:  # only the combinations with customers: no zero rows for every country of the data
+    keys = _keys(grain, scheme, by)
+    sums = _aggregate(engine, filters, names, grain, scheme, by)
+    if by is not None:  # only the values customers have: the caller knows which others to show
         order = {label: i for i, label in enumerate(shown_labels(filters, scheme))} if scheme else {}
         out = sums.sort_values(keys, key=lambda s: s.map(order) if s.name == "segment" else s).reset_index(drop=True)
     else:

@@ -68,7 +68,7 @@ def segment_country_matrix(engine: Engine, filters: Filters, scheme: str = "loya
     (long format; segments in display order, then countries by name)."""
     check_scheme(scheme)
     names = ("customers", "orders", "revenue", "aov", "repeat_purchase_rate")
-    frame = measure_frame(engine, filters, names, scheme=scheme, by_country=True)
+    frame = measure_frame(engine, filters, names, scheme=scheme, by="country")
     if frame.empty:
         return empty_frame({"segment": "str", "country": "str", "customers": "int64", "orders": "int64",
                             "revenue": "float64", "aov": "float64", "repeat_purchase_rate": "float64"})
