@@ -119,8 +119,8 @@ def segment_details_columns(label: str = "Segment", width: int = 150) -> list[di
         m = MEASURES[name]
         children = [measure_column(name, "Value", width=110)]
         if m.additive:
-            children.append(column(f"{name}_share", "% of total", "pct", width=95))
-        children.append(column(f"{name}_change", "Δ vs prior", "pp" if m.fmt == "pct" else "+.1%", width=100,
+            children.append(column(f"{name}_share", "Share", "pct", width=90, tooltip="Share of the total"))
+        children.append(column(f"{name}_change", "Δ prior", "pp" if m.fmt == "pct" else "+.1%", width=95,
                                tooltip="Change against the preceding period of equal length"
                                        + (" in percentage points" if m.fmt == "pct" else "")))
         groups.append({"headerName": m.label, "headerTooltip": m.definition, "children": children})
@@ -209,7 +209,7 @@ def table_update(table_id: str, query: str | None, **params: Any) -> tuple[list[
     frame, filters = table_frame(table_id, query, params)
     source = _TABLES[table_id]
     shown = frame.head(source.max_rows)
-    caption = f"{fmt_int(len(frame))} rows"
+    caption = f"{fmt_int(len(frame))} row" + ("" if len(frame) == 1 else "s")
     if len(frame) > len(shown):
         caption = f"Showing the first {fmt_int(len(shown))} of {fmt_int(len(frame))} rows; the CSV has all"
     state = {"query": filters.to_query(), "params": params}

@@ -1,9 +1,10 @@
 """The trend chart: one or two measures per period on a category axis of period labels.
 
-Periods are labelled in words ("Jan 2024", "2024 Q1", "Week of 1 Jan 2024", "2024"), so a single period
-never becomes a lone dot on a millisecond time axis: with fewer than two periods the chart draws bars and
-says that the grain is too coarse for a trend. Periods the range covers only in part are labelled
-"(partial)" and drawn with hollow markers, so a short first or last week does not read as a drop.
+Periods are labelled in words ("Jan 2024", "2024 Q1", "1 Jan 24" for the week starting on that Monday,
+"2024"), so a single period never becomes a lone dot on a millisecond time axis: with fewer than two
+periods the chart draws bars and says that the grain is too coarse for a trend. Periods the range covers
+only in part are labelled "(partial)" and drawn with hollow markers, so a short first or last week does
+not read as a drop.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ class Series:
 
 
 def period_label(period: pd.Timestamp, grain: str, partial: bool = False) -> str:
-    """A period in words: "Week of 1 Jan 2024", "Jan 2024", "2024 Q1", "2024" (+ " (partial)")."""
+    """A period in words: "1 Jan 24" (the week's Monday), "Jan 2024", "2024 Q1", "2024" (+ " (partial)")."""
     ts = pd.Timestamp(period)
-    text = {"week": f"Week of {ts.day} {ts:%b %Y}", "month": f"{ts:%b %Y}",
+    text = {"week": f"{ts.day} {ts:%b %y}", "month": f"{ts:%b %Y}",
             "quarter": f"{ts.year} Q{(ts.month - 1) // 3 + 1}", "year": f"{ts.year}"}[grain]
     return text + (PARTIAL if partial else "")
 
@@ -55,7 +56,8 @@ def trend_figure(series: list[Series], grain: str, *, height: int = 380, y_title
     for s in series:
         labels = _labels(s.frame, grain)
         partial = s.frame["partial"].tolist() if "partial" in s.frame else [False] * len(labels)
-        hover = f"%{{x}}<br>{s.name}: %{{y:{VALUE_FORMATS[s.fmt]}}}<extra></extra>"
+        when = "Week of %{x}" if grain == "week" else "%{x}"
+        hover = f"{when}<br>{s.name}: %{{y:{VALUE_FORMATS[s.fmt]}}}<extra></extra>"
         axis = {"yaxis": "y2"} if s.secondary else {}
         if single:
             fig.add_bar(x=labels, y=s.frame["value"], name=s.name, marker_color=s.colour, hovertemplate=hover,
@@ -79,8 +81,4 @@ def trend_figure(series: list[Series], grain: str, *, height: int = 380, y_title
                            x=0.5, y=1.12, xref="paper", yref="paper", showarrow=False,
                            font={"size": 12, "color": "#6c757d"})
         fig.update_layout(barmode="group")
-    elif any(s.frame.get("partial", pd.Series(dtype=bool)).any() for s in series):
-        fig.add_annotation(text="Hollow markers: periods the range covers only in part.", x=1, y=-0.18,
-                           xref="paper", yref="paper", xanchor="right", showarrow=False,
-                           font={"size": 11, "color": "#6c757d"})
     return style_figure(fig, height=height)

@@ -123,7 +123,7 @@ def layout(**_query: str) -> html.Div:
         dbc.Row([
             dbc.Col(question_card("Tier details", "What does each tier bring, and how did that change against "
                                   "the preceding period?",
-                                  data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=260), full_height=True),
+                                  data_table(SEGMENTS_TABLE, SEGMENT_COLUMNS, height=320), full_height=True),
                     lg=12, className="mb-3"),
         ]),
         dbc.Row([
