@@ -43,9 +43,10 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import ratio
+from metrics.frames import ratio, relative_change
 from metrics.grains import GRAINS, as_timestamps, check_grain, period_starts
 from metrics.mart import MONEY_DECIMALS
+from metrics.models.churn import at_risk_rate
 from metrics.population import customer_mart, engagement_in_view, orders_in_view, shown_labels
 from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
@@ -403,8 +404,6 @@ def _resolve(values: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _model_value(engine: Engine, filters: Filters, name: str) -> float:
-    from metrics.models.churn import at_risk_rate  # the model layer builds on this one
-
     if name == "at_risk_rate":
         return at_risk_rate(engine, filters)
     raise ValueError(f"no model value {name!r}")
@@ -420,8 +419,6 @@ def change_rows(engine: Engine, filters: Filters, names: Sequence[str]) -> pd.Da
     """One row per measure: ``key``, ``label``, ``fmt``, ``value``, ``previous`` (the preceding range of
     equal length, same focus), ``delta`` = value − previous, ``delta_pct`` = delta / previous (None when
     the previous value is 0: no invented percentage), ``higher_is_better``, ``definition``."""
-    from metrics.frames import relative_change
-
     now, before = measure_values(engine, filters, names), measure_values(engine, filters.previous(), names)
     rows = [{"key": name, "label": MEASURES[name].label, "fmt": MEASURES[name].fmt, "value": now[name],
              "previous": before[name], "delta": now[name] - before[name],
