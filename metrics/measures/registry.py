@@ -331,10 +331,16 @@ def _aggregate(engine: Engine, filters: Filters, names: Sequence[str], grain: st
         metrics = {m.name: _rounded(m.expr(t).sum(), m) for m in sums if m.expr is not None}
         grouped = t.group_by(keys).aggregate(**metrics) if keys else t.aggregate(**metrics)
         frame = engine.execute(grouped)
+        if keys and frame.empty:
+            continue  # nothing in this source: its measures are 0 on the grid
         if grain is not None:
             frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
+        if "segment" in frame:
+            frame["segment"] = frame["segment"].astype("str")
         out = frame if out is None else out.merge(frame, on=keys, how="outer") if keys else out.join(frame)
-    return out if out is not None else pd.DataFrame({k: [] for k in keys})
+    if out is None:
+        return pd.DataFrame({k: pd.Series(dtype="datetime64[ns]" if k == "period" else "str") for k in keys})
+    return out
 
 
 def _grid(filters: Filters, grain: str | None, scheme: str | None) -> pd.DataFrame:

@@ -51,7 +51,7 @@ def trend(engine: Engine, filters: Filters, metric: str = "revenue", grain: str 
     the range touches is present; ratios are 0 where their denominator is 0."""
     check_metric(metric)
     check_grain(grain)
-    frame = measure_frame(engine, filters, (metric,), grain)
+    frame = measure_frame(engine, filters, tuple(TREND_METRICS), grain)  # every metric of a grain at once
     return pd.DataFrame({"period": frame["period"], "value": frame[metric].to_numpy(),
                          "partial": partial_periods(filters.start, filters.end, grain)})
 
@@ -66,7 +66,7 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
     """
     check_metric(metric, SEGMENT_SPLIT_METRICS)
     check_grain(grain)
-    frame = measure_frame(engine, filters, (metric,), grain, scheme)
+    frame = measure_frame(engine, filters, SEGMENT_SPLIT_METRICS, grain, scheme)  # all at once, memoised
     starts = trend(engine, filters, "orders", grain)[["period", "partial"]]
     out = pd.DataFrame({"period": frame["period"], "segment": frame["segment"].astype("str"),
                         "value": frame[metric].astype("float64").to_numpy()})
