@@ -15,6 +15,7 @@ from components.formatting import fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, measure_column, register_table, table_outputs, table_update
+from components.trend_chart import VALUE_FORMATS
 from metrics.measures.demographics import (
     DIMENSION_TITLES,
     demographics,
@@ -23,6 +24,7 @@ from metrics.measures.demographics import (
 )
 from metrics.measures.engagement import NO_ORDERS_LABEL, engagement_by_segment
 from metrics.measures.kpis import customer_kpis
+from metrics.measures.registry import MEASURES
 from metrics.measures.retention import monthly_retention
 from metrics.measures.trends import trend_by_segment
 from metrics.models.churn import HIGH_RISK_FROM, churn_by_segment
@@ -40,12 +42,11 @@ DEMOGRAPHICS_TABLE = "segmentation-demographics"
 register_table(DEMOGRAPHICS_TABLE, lambda filters, dimension="gender": demographics(engine(), filters, dimension),
                stem="customers_by_attribute", use_segment=USE_SEGMENT)
 
-#: Monthly performance measures: (title, source, column, y-format). Sources are metric functions below.
+#: Monthly performance measures: (title, source, column, y-format). Sources are metric functions below;
+#: the registry's measures take their label and format from it.
 PERFORMANCE = {
-    "customers": ("Customers (size)", "trend", "customers", ","),
-    "orders": ("Orders", "trend", "orders", ","),
-    "revenue": ("Revenue", "trend", "revenue", "$,.0f"),
-    "aov": ("Average order value", "trend", "aov", "$,.2f"),
+    **{name: (MEASURES[name].label, "trend", name, VALUE_FORMATS[MEASURES[name].fmt])
+       for name in ("customers", "orders", "revenue", "aov")},
     "retention": ("Monthly retention (90-day activity)", "retention", "retention", ".0%"),
     "open_rate": ("Email open rate", "engagement", "open_rate", ".0%"),
     "visits_per_customer": ("Web visits per customer", "engagement", "visits_per_customer", ".1f"),
