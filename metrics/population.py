@@ -53,6 +53,12 @@ def customer_mart(engine: Engine, filters: Filters) -> ir.Table:
     return _narrow(labelled_mart(engine, filters), filters)
 
 
+def unlabelled_mart(engine: Engine, filters: Filters) -> ir.Table:
+    """The customers in view without the segment columns: the scope's mart itself when there is no focus
+    (no scoring needed, e.g. for the previous period of a KPI card), else :func:`customer_mart`."""
+    return scope_mart(engine, filters) if filters.focus is None else customer_mart(engine, filters)
+
+
 def customer_mart_frame(engine: Engine, filters: Filters, limit: int | None = None) -> pd.DataFrame:
     """:func:`customer_mart` as pandas (for small selections, exports and tests), sorted by customer_id;
     ``limit`` caps the rows."""
@@ -118,4 +124,4 @@ def engagement_in_view(engine: Engine, filters: Filters) -> ir.Table:
 
 
 __all__ = ["customer_mart", "customer_mart_frame", "customer_segments", "engagement_in_view", "labelled_mart",
-           "members", "orders_in_view", "people_in_view", "segment_members", "shown_labels"]
+           "members", "orders_in_view", "people_in_view", "segment_members", "shown_labels", "unlabelled_mart"]

@@ -14,7 +14,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, scalar
 from metrics.measures.registry import measure_frame
-from metrics.population import customer_mart, customer_segments
+from metrics.population import customer_segments, unlabelled_mart
 from metrics.schema import ACQUISITION_CHANNELS, AGE_GROUPS, CATEGORIES, GENDERS
 
 #: dimension -> its values in display order (None: countries, ordered by customers).
@@ -74,7 +74,7 @@ def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float
     """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
     quadrants (the split lines of the scatter): over the scope's customers (a focus does not move them),
     as in :func:`metrics.segments.rules.income_spending_label`. 0 for an empty selection."""
-    mart = customer_mart(engine, filters)
+    mart = unlabelled_mart(engine, filters)
     row = engine.execute(mart.aggregate(
         annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
     return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}
@@ -102,7 +102,7 @@ def income_spending_points(engine: Engine, filters: Filters, sample: int = 5000,
     """
     columns = {"customer_id": "int64", "annual_income": "float64", "spending_score": "int64",
                "revenue": "float64", "segment": "str"}
-    mart = customer_mart(engine, filters)
+    mart = unlabelled_mart(engine, filters)
     labels = customer_segments(engine, filters, "income_spending")
     points = mart.select("customer_id", "annual_income", "spending_score", "revenue").inner_join(
         labels, "customer_id")

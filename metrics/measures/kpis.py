@@ -12,7 +12,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.measures.registry import KPI_MEASURES, MEASURES, Measure, change_rows, measure_values
-from metrics.population import customer_mart
+from metrics.population import unlabelled_mart
 from metrics.segments.labels import FREQUENCY_BANDS
 
 #: Target line drawn on the repeat-rate gauge.
@@ -52,7 +52,7 @@ def frequency_band_expr(orders: ibis.expr.types.IntegerValue) -> ibis.expr.types
 def frequency_bands(engine: Engine, filters: Filters) -> pd.DataFrame:
     """Customers by number of valid orders in the range: bands 1, 2–3, 4–5, 6+ (all bands, zeros kept),
     with their orders, revenue and share of customers."""
-    t = customer_mart(engine, filters)
+    t = unlabelled_mart(engine, filters)
     grouped = t.group_by(band=frequency_band_expr(t.orders)).aggregate(
         customers=t.count(), orders=t.orders.sum(), revenue=t.revenue.sum())
     frame = engine.execute(grouped)

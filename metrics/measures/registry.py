@@ -47,7 +47,7 @@ from metrics.frames import ratio, relative_change
 from metrics.grains import GRAINS, as_timestamps, check_grain, period_starts
 from metrics.mart import MONEY_DECIMALS
 from metrics.models.churn import at_risk_rate
-from metrics.population import customer_mart, engagement_in_view, orders_in_view, shown_labels
+from metrics.population import customer_mart, engagement_in_view, orders_in_view, shown_labels, unlabelled_mart
 from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
 
@@ -209,6 +209,11 @@ _check()
 assert set(TREND_MEASURES) <= {n for n, m in MEASURES.items() if m.trend}
 
 
+def sources(name: str) -> frozenset[str]:
+    """The sources a measure is computed from (a ratio: those of its two parts)."""
+    return frozenset(m.source for m in _sums_needed([name]))
+
+
 def measure(name: str) -> Measure:
     """The record of a measure (a clear error for an unknown name)."""
     if name not in MEASURES:
@@ -271,8 +276,10 @@ def _source(engine: Engine, filters: Filters, source: str, grain: str | None, sc
     """Rows of ``source`` with a ``period`` column (with a grain) and a ``segment`` column (with a scheme)."""
     if source == "customers":
         if grain is None:
+            if scheme is None:
+                return unlabelled_mart(engine, filters)  # no RFM scoring when no label is needed
             t = customer_mart(engine, filters)
-            return t.mutate(segment=t[segment_column(scheme)]) if scheme else t
+            return t.mutate(segment=t[segment_column(scheme)])
         t = _customer_periods(engine, filters, grain)
     elif source == "orders":
         t = orders_in_view(engine, filters, valid_only=False)
@@ -280,7 +287,7 @@ def _source(engine: Engine, filters: Filters, source: str, grain: str | None, sc
             t = t.mutate(period=t.order_date.truncate(GRAINS[grain]))
     elif source == "engagement":
         e = engagement_in_view(engine, filters)
-        t = e.semi_join(customer_mart(engine, filters).select("customer_id"), "customer_id")
+        t = e.semi_join(unlabelled_mart(engine, filters).select("customer_id"), "customer_id")
         if grain is not None:
             t = t.mutate(period=t.month.truncate(GRAINS[grain]))
     elif source == "prospects":

@@ -15,7 +15,7 @@ import pandas as pd
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.grains import check_grain, partial_periods
-from metrics.measures.registry import MEASURES, TREND_MEASURES, Measure, measure_frame
+from metrics.measures.registry import MEASURES, TREND_MEASURES, Measure, measure_frame, sources
 
 #: Every measure with a value per period, by name (the trend chart offers :data:`TREND_MEASURES`).
 TREND_METRICS: dict[str, Measure] = {name: m for name, m in MEASURES.items() if m.trend}
@@ -26,6 +26,13 @@ SEGMENT_SPLIT_METRICS: tuple[str, ...] = tuple(name for name, m in TREND_METRICS
 #: The per-period counts of :func:`period_sales`.
 PERIOD_SALES_COLUMNS: tuple[str, ...] = ("customers", "orders", "revenue", "repeat_customers", "prime_customers",
                                          "new_customers", "all_orders", "returned_orders")
+
+
+def _alike(metric: str, candidates: tuple[str, ...]) -> tuple[str, ...]:
+    """The metrics computed from the same sources as ``metric``: evaluated together in one memoised call
+    (one query per source), so switching between them costs nothing and no other source is scanned."""
+    wanted = sources(metric)
+    return tuple(name for name in candidates if sources(name) == wanted)
 
 
 def check_metric(metric: str, allowed: tuple[str, ...] | None = None) -> None:
@@ -51,7 +58,7 @@ def trend(engine: Engine, filters: Filters, metric: str = "revenue", grain: str 
     the range touches is present; ratios are 0 where their denominator is 0."""
     check_metric(metric)
     check_grain(grain)
-    frame = measure_frame(engine, filters, tuple(TREND_METRICS), grain)  # every metric of a grain at once
+    frame = measure_frame(engine, filters, _alike(metric, tuple(TREND_METRICS)), grain)
     return pd.DataFrame({"period": frame["period"], "value": frame[metric].to_numpy(),
                          "partial": partial_periods(filters.start, filters.end, grain)})
 
@@ -66,7 +73,7 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
     """
     check_metric(metric, SEGMENT_SPLIT_METRICS)
     check_grain(grain)
-    frame = measure_frame(engine, filters, SEGMENT_SPLIT_METRICS, grain, scheme)  # all at once, memoised
+    frame = measure_frame(engine, filters, _alike(metric, SEGMENT_SPLIT_METRICS), grain, scheme)
     starts = trend(engine, filters, "orders", grain)[["period", "partial"]]
     out = pd.DataFrame({"period": frame["period"], "segment": frame["segment"].astype("str"),
                         "value": frame[metric].astype("float64").to_numpy()})

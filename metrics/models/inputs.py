@@ -62,7 +62,7 @@ from metrics.filters import Filters
 from metrics.mart import MONEY_DECIMALS
 from metrics.models.bgnbd import BGNBDModel, ModelFitError
 from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
-from metrics.population import customer_mart, orders_in_view
+from metrics.population import orders_in_view, unlabelled_mart
 
 #: Days per model time unit.
 TIME_UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -100,7 +100,7 @@ def horizon_units(time_unit: str, months: int = HORIZON_MONTHS) -> float:
 
 @memoized
 def _day_groups(engine: Engine, filters: Filters) -> pd.DataFrame:
-    mart = customer_mart(engine, filters)
+    mart = unlabelled_mart(engine, filters)
     grouped = mart.group_by(*GROUP_COLUMNS).aggregate(customers=mart.count())
     frame = engine.execute(grouped.order_by(*GROUP_COLUMNS))
     return frame.astype({c: "int64" for c in (*GROUP_COLUMNS, "customers")}).reset_index(drop=True)
@@ -319,7 +319,7 @@ def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_T
         return None
 
     scores = ibis.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases"]])
-    mart = customer_mart(engine, filters)
+    mart = unlabelled_mart(engine, filters)
     joined = mart.inner_join(scores, list(GROUP_COLUMNS))
     churn_risk = 1.0 - joined.p_alive
     out = joined.select(
