@@ -143,7 +143,8 @@ def _is_object(value: Any) -> bool:
 
 #: (component class, property) -> what that component can send. Pairs not listed are not checked.
 VALUE_RULES: dict[tuple[str, str], Callable[[Any], bool]] = {
-    ("Location", "pathname"): _text_starting("/"),
+    # a browser's pathname is never empty (at least "/"); Dash's page router fails on ""
+    ("Location", "pathname"): lambda value: value is None or (isinstance(value, str) and value.startswith("/")),
     ("Location", "search"): _text_starting("?"),
     ("Location", "hash"): _text_starting("#"),
     ("Location", "href"): _is_text,
