@@ -28,22 +28,29 @@ BG/NBD Model" (note).
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from scipy import integrate, optimize, special
-from threadpoolctl import ThreadpoolController
+from numpy.typing import ArrayLike
+from scipy import integrate, special
 
+from metrics.models.btyd_common import (
+    MIN_CUSTOMERS,
+    MIN_REPEAT_BUYERS,
+    FloatArray,
+    _as_float,
+    _fit_arrays,
+    _fit_purchase_model,
+    _rfm_arrays,
+    _wsum,
+    group_customers,
+)
 from metrics.models.fitted_model import FitResult, FittedModel, ModelFitError
 
 __all__ = [
+    "MIN_CUSTOMERS",
+    "MIN_REPEAT_BUYERS",
     "BGNBDModel",
     "BGNBDParams",
     "FitResult",
@@ -53,15 +60,6 @@ __all__ = [
     "simulate_bgnbd",
 ]
 
-FloatArray = NDArray[np.float64]
-
-#: A fit needs at least this many customers ...
-MIN_CUSTOMERS = 2
-#: ... and at least this many of them must have made a repeat purchase.
-MIN_REPEAT_BUYERS = 10
-
-# Every parameter is optimised on the log scale inside these bounds (about 1e-6 .. 1e6).
-_LOG_BOUND = 13.8
 # Starting points (r, α / time scale, a, b); α is relative to the mean customer age, see ``fit``.
 _BGNBD_STARTS: tuple[tuple[float, float, float, float], ...] = (
     (1.0, 1.0, 1.0, 1.0),
@@ -90,147 +88,8 @@ class BGNBDParams:
 
 
 # --------------------------------------------------------------------------------------------------
-# input handling
-# --------------------------------------------------------------------------------------------------
-
-
-def _as_float(name: str, values: ArrayLike) -> FloatArray:
-    arr = np.asarray(values, dtype=float)
-    if not np.all(np.isfinite(arr)):
-        raise ModelFitError(f"{name} contains missing or infinite values")
-    return arr
-
-
-def _check_rfm(frequency: FloatArray, recency: FloatArray, T: FloatArray) -> None:
-    if np.any(frequency < 0) or np.any(frequency != np.round(frequency)):
-        raise ModelFitError("frequency must be a whole number of repeat purchases (0, 1, 2, ...)")
-    if np.any(recency < 0) or np.any(T < 0):
-        raise ModelFitError("recency and T must not be negative")
-    # A tiny tolerance for recency/T that went through floating-point unit conversions.
-    if np.any(recency > T * (1 + 1e-9) + 1e-12):
-        raise ModelFitError("recency (time of last purchase) cannot exceed T (customer age)")
-
-
-def _rfm_arrays(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Validated, broadcast float arrays (any matching shape) for the prediction methods."""
-    x, t_x, age = (
-        _as_float("frequency", frequency),
-        _as_float("recency", recency),
-        _as_float("T", T),
-    )
-    try:
-        x, t_x, age = np.broadcast_arrays(x, t_x, age)
-    except ValueError as exc:
-        raise ModelFitError("frequency, recency and T must have the same length") from exc
-    _check_rfm(x, t_x, age)
-    return x, np.minimum(t_x, age), age
-
-
-def _fit_arrays(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    x = _as_float("frequency", frequency).ravel()
-    t_x = _as_float("recency", recency).ravel()
-    age = _as_float("T", T).ravel()
-    w = np.ones_like(x) if weights is None else _as_float("weights", weights).ravel()
-    if not (x.size == t_x.size == age.size == w.size):
-        raise ModelFitError(
-            "frequency, recency, T (and weights) must have the same length; got "
-            f"{x.size}, {t_x.size}, {age.size} and {w.size}"
-        )
-    if np.any(w < 0):
-        raise ModelFitError("weights (customer counts) must not be negative")
-    _check_rfm(x, t_x, age)
-    keep = w > 0
-    if not np.all(keep):
-        x, t_x, age, w = x[keep], t_x[keep], age[keep], w[keep]
-    return x, np.minimum(t_x, age), age, w
-
-
-def group_customers(
-    frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
-) -> tuple[FloatArray, FloatArray, FloatArray, NDArray[np.int64]]:
-    """Collapse customers with identical (frequency, recency, T) into one row with a count.
-
-    With dates rounded to whole days most customers share their row with many others (everyone with
-    no repeat purchase and the same first-purchase date, for a start), so fitting the grouped rows with
-    ``weights=counts`` gives the same answer much faster.
-
-    Returns ``(x, t_x, T, counts)`` sorted by ``x``, then ``t_x``, then ``T``.
-    """
-    x = np.asarray(frequency, dtype=float).ravel()
-    t_x = np.asarray(recency, dtype=float).ravel()
-    age = np.asarray(T, dtype=float).ravel()
-    if not (x.size == t_x.size == age.size):
-        raise ValueError("frequency, recency and T must have the same length")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t_x)) and np.all(np.isfinite(age))):
-        raise ValueError("frequency, recency and T must not contain missing or infinite values")
-    if x.size == 0:
-        empty = np.empty(0)
-        return empty, empty.copy(), empty.copy(), np.empty(0, dtype=np.int64)
-    # Same result as np.unique(rows, axis=0, return_counts=True), about 4x faster on 1M rows.
-    order = np.lexsort((age, t_x, x))
-    xs, ts, ages = x[order], t_x[order], age[order]
-    first = np.empty(x.size, dtype=bool)
-    first[0] = True
-    first[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (ages[1:] != ages[:-1])
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.append(starts, x.size)).astype(np.int64)
-    return xs[starts], ts[starts], ages[starts], counts
-
-
-# --------------------------------------------------------------------------------------------------
 # likelihood
 # --------------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _blas_controller() -> ThreadpoolController | None:
-    """threadpoolctl's view of the BLAS libraries loaded in this process (created on first use).
-
-    SciPy >= 1.15's L-BFGS-B calls BLAS/LAPACK on tiny matrices; a multi-threaded OpenBLAS makes each
-    iteration 100-1000x slower on a busy machine (scipy/scipy#22438, OpenMathLib/OpenBLAS#5383), so
-    the fits run with BLAS limited to one thread.
-    """
-    try:
-        return ThreadpoolController()
-    except Exception:  # pragma: no cover - introspection failed: run with the default threads
-        return None
-
-
-_blas_lock = threading.Lock()
-_blas_depth = 0
-_blas_limiter: Any = None
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run the block with BLAS limited to one thread (``threadpoolctl``); restores the previous setting
-    after. Nested and concurrent uses share one limit, lifted when the last of them ends."""
-    global _blas_depth, _blas_limiter
-    with _blas_lock:
-        if _blas_depth == 0:
-            controller = _blas_controller()
-            _blas_limiter = None
-            if controller is not None:
-                with contextlib.suppress(Exception):
-                    _blas_limiter = controller.limit(limits=1, user_api="blas")
-        _blas_depth += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            _blas_depth -= 1
-            if _blas_depth == 0 and _blas_limiter is not None:
-                with contextlib.suppress(Exception):
-                    _blas_limiter.restore_original_limits()
-                _blas_limiter = None
-
-
-def _wsum(w: NDArray[np.number[Any]], v: NDArray[np.number[Any]]) -> float:
-    """Σ w·v (weights may be integer counts) without BLAS (np.dot may spin up threads, which is slow on
-    busy machines)."""
-    return float(np.einsum("i,i->", w, v))
 
 
 class _BGNBDLikelihood:
@@ -246,12 +105,22 @@ class _BGNBDLikelihood:
     x = 0 only have the first summand.
     Times are divided by ``scale`` so α is of order one; this shifts the log-likelihood by the
     constant ``-Σ w·x·log(scale)``, which is added back in :meth:`original_units_ll`.
+
+    With ``dropout_at_first`` this is the MBG/NBD likelihood (Batislam, Denizel & Filiztekin 2007):
+    the first purchase is one more chance to drop out, so b becomes b+1 in both beta functions and
+    every customer, x = 0 included, has the second summand:
+
+        L = B(a, b+x+1)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+T)^(r+x))
+          + B(a+1, b+x)/B(a, b) · Γ(r+x) α^r / (Γ(r) (α+t_x)^(r+x))
     """
 
-    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray, scale: float):
+    def __init__(self, x: FloatArray, t_x: FloatArray, T: FloatArray, w: FloatArray, scale: float,
+                 dropout_at_first: bool = False):
         self.scale = scale
         self.total_weight = float(w.sum())
-        zero = x == 0
+        # Dropout chances before the x-th repeat purchase's: x (BG/NBD) or x + 1 (MBG/NBD).
+        self.shift = 1.0 if dropout_at_first else 0.0
+        zero = (x == 0) if not dropout_at_first else np.zeros(x.shape, dtype=bool)
         self.T0 = T[zero] / scale
         self.w0 = w[zero]
         self.W0 = float(self.w0.sum())
@@ -271,6 +140,7 @@ class _BGNBDLikelihood:
     def __call__(self, theta: FloatArray) -> tuple[float, FloatArray]:
         """Negative mean log-likelihood and its gradient with respect to log(r, α, a, b)."""
         r, al, a, b = np.exp(theta)
+        bk = b + self.shift  # b (BG/NBD) or b + 1 (MBG/NBD) in the beta functions
         xu, Wu, inv = self.xu, self.Wu, self.inv
         betaln_ab = special.betaln(a, b)
         log_al = np.log(al)
@@ -289,8 +159,8 @@ class _BGNBDLikelihood:
         # ---- repeat buyers
         if xu.size:
             A1u = special.gammaln(r + xu) - special.gammaln(r) + r * log_al
-            Bu = special.betaln(a, b + xu) - betaln_ab
-            Cu = Bu + np.log(a) - np.log(b + xu - 1.0)  # B(a+1,b+x-1) = B(a,b+x)·a/(b+x-1)
+            Bu = special.betaln(a, bk + xu) - betaln_ab
+            Cu = Bu + np.log(a) - np.log(bk + xu - 1.0)  # B(a+1,b+x-1) = B(a,b+x)·a/(b+x-1)
             rx = r + self.x1
             log_alT = np.log(al + self.T1)
             log_altx = np.log(al + self.tx1)
@@ -309,12 +179,12 @@ class _BGNBDLikelihood:
             D1u = special.digamma(r + xu) - special.digamma(r) + log_al
             g1_r = float(_wsum(Wu, D1u) - _wsum(w1, w2 * log_alT + w3 * log_altx))
             g1_al = float(self.Wu.sum() * r / al - _wsum(w1, rx * (w2 / (al + self.T1) + w3 / (al + self.tx1))))
-            psi_abx = special.digamma(a + b + xu)
+            psi_abx = special.digamma(a + bk + xu)
             Dau = psi_ab - psi_abx  # d/da [log B(a,b+x) - log B(a,b)]
-            Dbu = special.digamma(b + xu) - psi_abx - special.digamma(b) + psi_ab
+            Dbu = special.digamma(bk + xu) - psi_abx - special.digamma(b) + psi_ab
             ww3 = w1 * w3
             g1_a = float(_wsum(Wu, Dau) + ww3.sum() / a)
-            g1_b = float(_wsum(Wu, Dbu) - _wsum(ww3, 1.0 / (b + self.x1 - 1.0)))
+            g1_b = float(_wsum(Wu, Dbu) - _wsum(ww3, 1.0 / (bk + self.x1 - 1.0)))
         else:
             ll1 = g1_r = g1_al = g1_a = g1_b = 0.0
 
@@ -323,118 +193,6 @@ class _BGNBDLikelihood:
         n = self.total_weight
         return -ll / n, -grad / n
 
-
-def _optimise(
-    objective: Callable[[FloatArray], tuple[float, FloatArray]],
-    starts: Sequence[FloatArray],
-    names: Sequence[str],
-) -> tuple[optimize.OptimizeResult, bool, str]:
-    """Run L-BFGS-B from every start, keep the best, then polish with safeguarded Newton steps.
-
-    Returns the optimiser result (``x`` in log-parameter space), whether it converged to an interior
-    optimum, and a plain-words message.
-    """
-    with _single_threaded_blas():
-        return _optimise_inner(objective, starts, names)
-
-
-def _optimise_inner(
-    objective: Callable[[FloatArray], tuple[float, FloatArray]],
-    starts: Sequence[FloatArray],
-    names: Sequence[str],
-) -> tuple[optimize.OptimizeResult, bool, str]:
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(names)
-    best: optimize.OptimizeResult | None = None
-    for start in starts:
-        res = optimize.minimize(
-            objective,
-            np.asarray(start, dtype=float),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 10},
-        )
-        if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
-            best = res
-    if best is None:
-        raise ModelFitError("the likelihood could not be evaluated at any starting point")
-
-    theta, fun = best.x.copy(), float(best.fun)
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
-    grad = objective(theta)[1]
-    hess = np.full((theta.size, theta.size), np.nan)
-    for _ in range(5):  # Newton polish; makes the optimum reproducible to ~1e-10
-        hess = _numerical_hessian(objective, theta)
-        try:
-            np.linalg.cholesky(hess)
-            step = np.linalg.solve(hess, grad)
-        except np.linalg.LinAlgError:
-            break
-        cand = np.clip(theta - step, lo, hi)
-        f_c, g_c = objective(cand)
-        # Near the optimum f is flat to within rounding, so also accept a step that keeps f equal
-        # up to rounding and shrinks the gradient (which still resolves the optimum there).
-        flat = f_c <= fun + 8 * np.finfo(float).eps * abs(fun)
-        if not (np.isfinite(f_c) and (f_c < fun or (flat and np.abs(g_c).max() < np.abs(grad).max()))):
-            break
-        theta, fun, grad = cand, float(f_c), g_c
-        if np.max(np.abs(step)) < 1e-9:
-            break
-    best.x, best.fun, best.hess = theta, fun, hess
-    at_bound = (theta <= lo + 1e-6) | (theta >= hi - 1e-6)
-    small_grad = bool(np.max(np.abs(grad)) < 1e-6)
-    converged = (bool(best.success) or small_grad) and not bool(np.any(at_bound))
-    if np.any(at_bound):
-        hit = ", ".join(n for n, flag in zip(names, at_bound, strict=True) if flag)
-        message = (
-            f"parameter(s) {hit} ran to the edge of the search range; the data do not pin them down "
-            "(treat the fit with caution)"
-        )
-    elif converged:
-        message = "converged"
-    else:
-        message = f"optimiser did not converge: {best.message}"
-    return best, converged, message
-
-
-def _flat_note(message: str, se: FloatArray | None) -> str:
-    if se is None and message == "converged":
-        return (
-            "converged, but the likelihood is flat in some direction: some parameters are not well "
-            "determined by the data (standard errors unavailable)"
-        )
-    return message
-
-
-def _numerical_hessian(
-    objective: Callable[[FloatArray], tuple[float, FloatArray]], theta: FloatArray, h: float = 1e-5
-) -> FloatArray:
-    """Hessian by central differences of the analytic gradient (symmetrised)."""
-    k = theta.size
-    hess = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h
-        hess[i] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2 * h)
-    return 0.5 * (hess + hess.T)
-
-
-def _std_errors(res: optimize.OptimizeResult, n: float) -> FloatArray | None:
-    """Delta-method standard errors of exp(x) from the Hessian of the mean negative log-likelihood
-    (``res.hess``, left by :func:`_optimise`) for ``n`` customers."""
-    hess = np.asarray(res.hess) * n
-    if not np.all(np.isfinite(hess)):
-        return None
-    try:
-        with _single_threaded_blas():
-            cov_log = np.linalg.inv(hess)
-    except np.linalg.LinAlgError:
-        return None
-    var = np.diag(cov_log)
-    if not np.all(np.isfinite(var)) or np.any(var <= 0):
-        return None
-    return np.exp(res.x) * np.sqrt(var)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -540,6 +298,7 @@ class BGNBDModel(FittedModel[BGNBDParams]):
 
     model_name = "BG/NBD"
     param_names = ("r", "alpha", "a", "b")
+    params_type = BGNBDParams
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(
@@ -548,43 +307,27 @@ class BGNBDModel(FittedModel[BGNBDParams]):
         recency: ArrayLike,
         T: ArrayLike,
         weights: ArrayLike | None = None,
+        *,
+        initial: BGNBDParams | None = None,
     ) -> BGNBDModel:
         """Estimate (r, α, a, b) by maximum likelihood.
 
         ``weights`` are counts of customers sharing the row (see :func:`group_customers`); the fit on
         grouped rows equals the fit on the individual customers. Times are rescaled internally by the
         mean customer age, the search runs over log-parameters with L-BFGS-B from several fixed
-        starting points, and the best optimum is polished with Newton steps.
+        starting points, and the best optimum is polished with Newton steps. ``initial`` (e.g. the
+        previous fit's parameters) replaces the fixed starting points by one; a search from it that does
+        not converge is repeated from the fixed points.
 
         Raises :class:`ModelFitError` when there are fewer than 2 customers or fewer than 10 repeat
         buyers (the churn parameters are not identifiable without repeat purchases), or on bad input.
         """
-        x, t_x, age, w = _fit_arrays(frequency, recency, T, weights)
-        n_customers = float(w.sum())
-        n_repeat = float(w[x > 0].sum())
-        if n_customers < MIN_CUSTOMERS:
-            raise ModelFitError(f"BG/NBD needs at least {MIN_CUSTOMERS} customers to fit; got {n_customers:g}")
-        if n_repeat < MIN_REPEAT_BUYERS:
-            raise ModelFitError(
-                f"BG/NBD needs at least {MIN_REPEAT_BUYERS} customers with a repeat purchase to "
-                f"estimate purchase and churn rates; got {n_repeat:g} of {n_customers:g} customers"
-            )
-        scale = _wsum(w, age) / n_customers
-        if not scale > 0:
-            raise ModelFitError("all customers have age T = 0; nothing to learn from")
-        lik = _BGNBDLikelihood(x, t_x, age, w, scale)
-        starts = [np.log(s) for s in _BGNBD_STARTS]
-        res, converged, message = _optimise(lik, starts, ("r", "alpha", "a", "b"))
-        theta = res.x
-        r, al, a, b = np.exp(theta)
-        params = BGNBDParams(r=float(r), alpha=float(al * scale), a=float(a), b=float(b))
-        se = _std_errors(res, n_customers)
-        std_errors = None
-        if se is not None:
-            std_errors = BGNBDParams(r=float(se[0]), alpha=float(se[1] * scale), a=float(se[2]), b=float(se[3]))
-        return self._record_fit(params, std_errors, log_likelihood=float(lik.original_units_ll(-res.fun * n_customers)),
-                                converged=converged, n_customers=n_customers, n_repeat_buyers=n_repeat,
-                                message=_flat_note(message, se), iterations=int(res.nit))
+        fitted = _fit_purchase_model(
+            self.model_name, _BGNBDLikelihood, _fit_arrays(frequency, recency, T, weights), _BGNBD_STARTS,
+            self.param_names, (False, True, False, False),
+            initial=None if initial is None else initial.as_array(), warm_start=False, reuse_hessian=False,
+        )
+        return fitted.record_on(self)
 
     # --------------------------------------------------------------------------------- predictions
     def log_likelihood_of(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> FloatArray:

@@ -26,13 +26,15 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from metrics.models.bgnbd import (
+from metrics.models.bgnbd import BGNBDModel
+from metrics.models.btyd_common import (
     MIN_CUSTOMERS,
     MIN_REPEAT_BUYERS,
-    BGNBDModel,
     _as_float,
     _flat_note,
+    _log_covariance,
     _optimise,
+    _positive_definite,
     _std_errors,
     _wsum,
 )
@@ -166,6 +168,7 @@ class GammaGammaModel(FittedModel[GammaGammaParams]):
 
     model_name = "Gamma-Gamma"
     param_names = ("p", "q", "v")
+    params_type = GammaGammaParams
 
     @classmethod
     def _check_params(cls, params: GammaGammaParams) -> None:
@@ -229,7 +232,8 @@ class GammaGammaModel(FittedModel[GammaGammaParams]):
             std_errors = GammaGammaParams(p=float(se[0]), q=float(se[1]), v=float(se[2] * scale))
         return self._record_fit(params, std_errors, log_likelihood=float(lik.original_units_ll(-res.fun * n_repeat)),
                                 converged=converged, n_customers=n_repeat, n_repeat_buyers=n_repeat,
-                                message=_flat_note(message, se), iterations=int(res.nit))
+                                message=_flat_note(message, se), iterations=int(res.nit),
+                                log_param_covariance=_positive_definite(_log_covariance(res, n_repeat)))
 
     def expected_order_value(self, frequency: ArrayLike, monetary_value: ArrayLike) -> FloatArray:
         """Expected value of each customer's future orders.
