@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -297,7 +298,7 @@ class BGNBDModel(FittedModel[BGNBDParams]):
     """
 
     model_name = "BG/NBD"
-    param_names = ("r", "alpha", "a", "b")
+    param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")
     params_type = BGNBDParams
 
     # ---------------------------------------------------------------------------------------- fit
