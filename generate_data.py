@@ -453,7 +453,17 @@ def _customers(rng: np.random.Generator, cal: Calendar, n: int, orders: int) -> 
     p = np.clip(p, 0.01, 0.95)
 
     delay = np.where(rng.random(n) < SAME_DAY_FIRST_ORDER, 0.0, rng.exponential(FIRST_ORDER_DELAY_DAYS, n))
-    first_t = np.minimum(signup_day + rng.random(n) + delay, cal.days - 1e-6)
+    first_t = signup_day + rng.random(n) + delay
+    # A buyer whose first purchase would come after the end of the range has not bought yet when the data
+    # ends (right-censored): within the range they are a prospect who signed up and browses. Clipping such
+    # first orders onto the last day instead piled ~10x a normal day's first-time buyers onto it.
+    in_range = first_t < cal.days
+    if orders > 0 and not (is_buyer & in_range).any() and is_buyer.any():
+        # Orders were asked for but every buyer's first order falls after a very short range: keep the
+        # earliest buyer, first order on the last day.
+        in_range[np.flatnonzero(is_buyer)[np.argmin(first_t[is_buyer])]] = True
+    is_buyer &= in_range
+    first_t = np.minimum(first_t, cal.days - 1e-6)
     tau_end = np.where(is_prime, cal.warp[True][-1], cal.warp[False][-1])
     tau0 = np.where(is_prime, np.interp(first_t, np.arange(cal.days + 1), cal.warp[True]),
                     np.interp(first_t, np.arange(cal.days + 1), cal.warp[False]))
@@ -731,7 +741,8 @@ def generate(out_dir: str | Path = "data", orders: int = 100_000, customers: int
              chunk_customers: int = 200_000, progress: bool = True) -> dict[str, int]:
     """Write the five tables under ``out_dir`` and return their row counts.
 
-    ``customers`` defaults to ``orders / 4`` people, ~15 % of them prospects who never buy. Output is
+    ``customers`` defaults to ``orders / 4`` people, ~15 % of them prospects who never buy (a little more:
+    recent sign-ups whose first order would come after ``end`` have not bought within the range). Output is
     byte-identical for the same arguments. Tables are written to a ``<out>.tmp-<pid>`` sibling first and
     renamed into place at the end, so a crash never leaves a half-written dataset.
     """

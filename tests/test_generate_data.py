@@ -321,3 +321,72 @@ def test_income_and_spending_score_relate_to_spend(t, valid):
     assert spend["mean"].corr(spend.annual_income, method="spearman") > 0.08
     income_by_country = customers.groupby("country").annual_income.median()
     assert income_by_country["United States"] > 2 * income_by_country["India"]
+
+
+# ----- no pile-up on the first or the last day -------------------------------------------------------
+
+#: How far a day's count may exceed the level of its surroundings (the mean of the other days within
+#: +-14 days, fewer at either end of the range), before Poisson noise: a count fails only above the
+#: one-in-a-million upper quantile of a Poisson variable with mean k x that level. The noise allowance keeps
+#: the sparse first months (one or two orders a day on this fixture) from tripping the bound; over the
+#: ~3,000 day checks it makes a false alarm from noise alone about a 0.3 % event.
+POISSON_ALPHA = 1e-6
+#: First-time buyers carry no promotion multiplier: sign-ups per day follow growth x sqrt(demand), so Black
+#: Friday's 2.2x demand gives ~1.5x the sign-ups and a weekday at most sqrt(1.10 / 0.90) ~ 1.1x, and the
+#: first order (same day, or an exponential ~20-day delay) smooths that further. k = 2 leaves room; the
+#: end-date pile-up this guards against put ~10-13x a normal day's first-time buyers on the last day.
+K_FIRST_BUYERS = 2.0
+#: Valid orders on an ordinary day differ from their surroundings only by the weekday factor (<= 1.10),
+#: a month step inside the window (October -> November at most, ~1.13x the window) and slow growth:
+#: <= ~1.25x, so k = 1.5. The pile-up made the last day ~3.4x its surroundings on this fixture.
+K_ORDERS = 1.5
+#: On the generator's promotion days (Black Friday to Cyber Monday; the July Prime event and its early
+#: deals) the largest multiplier any buyer's purchase rate gets is the Prime members' PRIME_DAY_MULT (7x);
+#: mixed with 2.2x for everyone else and unmultiplied first orders, they reach ~3.5-4x. That overlaps an
+#: end-date pile-up of orders, which is why first-time buyers (k = 2 on every day) are the sharp check.
+K_ORDERS_PROMOTION = generate_data.PRIME_DAY_MULT
+
+
+def _promotion_days(days: pd.DatetimeIndex) -> np.ndarray:
+    """Black Friday to Cyber Monday, and the July Prime event (second Tuesday and Wednesday of July) with
+    the five early-deal days before it, as the generator's calendar defines them."""
+    promo = np.zeros(len(days), dtype=bool)
+    for year in sorted(set(days.year)):
+        nov22, jul8 = pd.Timestamp(year, 11, 22), pd.Timestamp(year, 7, 8)
+        thanksgiving = nov22 + pd.Timedelta(days=(3 - nov22.weekday()) % 7)  # fourth Thursday
+        tuesday = jul8 + pd.Timedelta(days=(1 - jul8.weekday()) % 7)  # second Tuesday
+        for first, last in ((thanksgiving + pd.Timedelta(days=1), thanksgiving + pd.Timedelta(days=4)),
+                            (tuesday - pd.Timedelta(days=5), tuesday + pd.Timedelta(days=1))):
+            promo |= (days >= first) & (days <= last)
+    return promo
+
+
+def _surrounding_level(counts: np.ndarray, half_width: int = 14) -> np.ndarray:
+    """Per day, the mean count of the other days within ``half_width`` days (inside the range)."""
+    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=np.float64)])
+    i = np.arange(len(counts))
+    lo, hi = np.maximum(i - half_width, 0), np.minimum(i + half_width + 1, len(counts))
+    return (cum[hi] - cum[lo] - counts) / (hi - lo - 1)
+
+
+def test_no_day_piles_up_orders_or_first_time_buyers(valid):
+    from scipy.stats import poisson
+
+    days = pd.date_range(START, END)
+    day = valid.order_ts.dt.normalize()
+    first_day = day.groupby(valid.customer_id).min()  # first valid order ever (New to Brand Customers)
+    counts = {"valid orders": day.value_counts().reindex(days, fill_value=0).to_numpy(),
+              "first-time buyers": first_day.value_counts().reindex(days, fill_value=0).to_numpy()}
+    promo = _promotion_days(days)
+    k = {"valid orders": np.where(promo, K_ORDERS_PROMOTION, K_ORDERS),
+         "first-time buyers": np.full(len(days), K_FIRST_BUYERS)}
+    over = {}
+    for what, count in counts.items():
+        level = _surrounding_level(count)
+        bound = poisson.isf(POISSON_ALPHA, k[what] * level)
+        over[what] = [(str(days[i].date()), int(count[i]), round(float(level[i]), 1))
+                      for i in np.flatnonzero(count > bound)]  # (day, count, level of its surroundings)
+    assert over == {what: [] for what in counts}
+    # The bound is not vacuous: the Prime event and Black Friday peaks really are there.
+    orders = counts["valid orders"]
+    assert (orders / np.maximum(_surrounding_level(orders), 1e-9))[promo].max() > 2.5
