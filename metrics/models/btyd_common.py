@@ -7,8 +7,11 @@ Gamma-Gamma spend model share: input checks, grouping, the optimiser and the sta
 * ``_check_counts`` -- the plain-words refusal when there are too few customers or repeat buyers;
 * ``_optimise`` -- L-BFGS-B from several starting points in log-parameter space, then Newton polish
   (BLAS limited to one thread while it runs);
-* ``_warm_start`` -- a starting point from a quick fit on a random subsample of the customers, so a
-  large data set is searched from one good start instead of several poor ones;
+* ``_warm_start`` / ``_descend`` -- a starting point and the curvature there from a quick fit on a
+  random subsample of the customers, then BFGS on the full data from there, so a large data set is
+  searched from one good start (a handful of likelihood evaluations) instead of several poor ones;
+* ``_search`` / ``_fit_purchase_model`` -- the whole fit of a purchase model: checks, time scale,
+  search with a fall-back to every fixed start, results in the caller's units;
 * ``_std_errors`` / ``_log_covariance`` -- the asymptotic (delta-method) standard errors and the
   covariance matrix of the log-parameters, from the Hessian left by ``_optimise``.
 """
@@ -233,11 +236,22 @@ def _optimise_inner(
             best = res
     if best is None:
         raise ModelFitError("the likelihood could not be evaluated at any starting point")
+    return _polish(objective, best, names, reuse_hessian)
 
-    theta, fun = best.x.copy(), float(best.fun)
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
-    grad = objective(theta)[1]
+
+def _polish(
+    objective: Objective,
+    best: optimize.OptimizeResult,
+    names: Sequence[str],
+    reuse_hessian: bool = False,
+) -> tuple[optimize.OptimizeResult, bool, str]:
+    """Newton-polish a search's optimum ``best`` (in the search box), leave the Hessian in
+    ``best.hess``, and judge convergence (see :func:`_optimise`)."""
+    lo = np.full(len(names), -_LOG_BOUND)
+    hi = np.full(len(names), _LOG_BOUND)
+    theta, fun = np.clip(np.asarray(best.x, dtype=float), lo, hi), float(best.fun)
+    fun, grad = objective(theta)
+    fun = float(fun)
     hess = np.full((theta.size, theta.size), np.nan)
     last_step = np.inf
     for _ in range(5):  # Newton polish; makes the optimum reproducible to ~1e-10
@@ -368,18 +382,30 @@ def _check_counts(model_name: str, n_customers: float, n_repeat: float) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _WarmStart:
+    """Where a subsample's search ended: the log-parameters and the inverse Hessian of the mean
+    negative log-likelihood there (None when it is not positive definite)."""
+
+    theta: FloatArray
+    inv_hess: FloatArray | None
+
+
 def _warm_start(
     make_objective: Callable[[FloatArray, FloatArray, FloatArray, FloatArray], Objective],
     data: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
     starts: Sequence[FloatArray],
-) -> FloatArray | None:
-    """A starting point (log-parameters) from a quick fit on a random subsample of the customers.
+) -> _WarmStart | None:
+    """A starting point (log-parameters, with the curvature there) from a quick fit on a random
+    subsample of the customers.
 
     On large data every evaluation of the likelihood is expensive, and most of a multi-start search is
     spent far from the optimum. Searching from every start on about 10,000 customers (each row's count
     thinned at random, with a fixed seed), with loose tolerances, lands within the subsample's sampling
-    error of the full optimum (a few per cent), from where one search on the full data converges in a
-    few iterations. Returns ``None`` when the data are small enough to search in full.
+    error of the full optimum (a few per cent). The Hessian of the subsample's mean log-likelihood
+    estimates the full data's, so a quasi-Newton search on the full data that starts with it
+    converges in a few iterations (:func:`_descend`). Returns ``None`` when the data are small enough
+    to search in full.
     """
     x, t_x, age, w = data
     n_customers = float(w.sum())
@@ -403,9 +429,33 @@ def _warm_start(
                                     bounds=bounds, options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-6})
             if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
                 best = res
-    if best is None:
-        return None
-    return np.asarray(best.x, dtype=float)
+        if best is None:
+            return None
+        theta = np.asarray(best.x, dtype=float)
+        inv_hess: FloatArray | None = None
+        hess = _numerical_hessian(objective, theta)
+        if np.all(np.isfinite(hess)):
+            try:
+                np.linalg.cholesky(hess)
+                inverse = np.linalg.inv(hess)
+                inv_hess = np.asarray(0.5 * (inverse + inverse.T), dtype=float)  # exactly symmetric
+                np.linalg.cholesky(inv_hess)
+            except np.linalg.LinAlgError:
+                inv_hess = None
+    return _WarmStart(theta, inv_hess)
+
+
+def _descend(objective: Objective, warm: _WarmStart, names: Sequence[str], reuse_hessian: bool = True
+             ) -> tuple[optimize.OptimizeResult, bool, str]:
+    """Search the full data from a warm start: BFGS that starts with the subsample's inverse Hessian
+    (so its first steps are already close to Newton steps), then the Newton polish of
+    :func:`_optimise`. Same result and convergence judgement as :func:`_optimise`."""
+    with _single_threaded_blas():
+        res = optimize.minimize(objective, warm.theta, jac=True, method="BFGS",
+                                options={"gtol": 1e-8, "maxiter": 200, "hess_inv0": warm.inv_hess})
+        if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
+            raise ModelFitError("the likelihood could not be evaluated near the starting point")
+        return _polish(objective, res, names, reuse_hessian)
 
 
 def _search(
@@ -420,18 +470,25 @@ def _search(
 ) -> tuple[ObjectiveT, optimize.OptimizeResult, bool, str]:
     """Maximise the likelihood: from ``initial`` (log-parameters) when given, else from a warm start
     on a subsample when the data are large (``warm_start``), else from every fixed start. A single-start
-    search that does not converge to an interior optimum is repeated from every start, so a poor
-    starting point costs time, never correctness. Returns the full-data objective (for the
+    search that does not converge to an interior optimum (or fails) is repeated from every start, so a
+    poor starting point costs time, never correctness. Returns the full-data objective (for the
     log-likelihood in original units) with :func:`_optimise`'s result, convergence flag and message.
     """
     objective = make_objective(*data)
-    first = initial
-    if first is None and warm_start:
-        first = _warm_start(make_objective, data, starts)
-    if first is not None:
-        res, converged, message = _optimise(objective, [first], names, reuse_hessian=reuse_hessian)
+    first: FloatArray | None = initial
+    if initial is not None:
+        res, converged, message = _optimise(objective, [initial], names, reuse_hessian=reuse_hessian)
         if converged:
             return objective, res, converged, message
+    elif warm_start and (warm := _warm_start(make_objective, data, starts)) is not None:
+        first = warm.theta
+        try:
+            res, converged, message = _descend(objective, warm, names, reuse_hessian)
+        except ModelFitError:
+            converged = False
+        if converged:
+            return objective, res, converged, message
+    if first is not None:
         starts = [first, *starts]
     res, converged, message = _optimise(objective, starts, names, reuse_hessian=reuse_hessian)
     return objective, res, converged, message
