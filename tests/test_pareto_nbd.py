@@ -310,6 +310,18 @@ def test_population_expectation_by_hand(params):
                                .expected_purchases_population(ts), rtol=1e-8)
 
 
+def test_vectorised_and_broadcast():
+    model = ParetoNBDModel.from_params(TRUE)
+    x, t_x, T = (np.array(c, dtype=float) for c in zip(*CUSTOMERS, strict=True))
+    horizons = np.array([[1.0], [10.0], [39.0]])
+    grid = model.expected_purchases(horizons, x, t_x, T)
+    assert grid.shape == (3, len(CUSTOMERS))
+    for i, t in enumerate(horizons[:, 0]):
+        np.testing.assert_allclose(grid[i], [model.expected_purchases(t, *c)[()] for c in CUSTOMERS], rtol=1e-12)
+    assert np.all(np.diff(grid, axis=0) > 0)  # more time, more purchases
+    np.testing.assert_array_equal(model.expected_purchases(0.0, x, t_x, T), 0.0)
+
+
 # ------------------------------------------------------------------------------------------------
 # weights, grouping, the warm start
 # ------------------------------------------------------------------------------------------------

@@ -107,9 +107,10 @@ class _GapIntegral:
     d_beta: FloatArray
 
 
-def _log_gap_integral(p: FloatArray, q: float, alpha: float, beta: float, lo: FloatArray,
-                      hi: FloatArray | float, derivatives: bool = True) -> _GapIntegral:
-    """log J with J = ∫_lo^hi (α+τ)^-p (β+τ)^-q dτ (p, lo, hi per row; p > 0, q > 1, 0 <= lo <= hi),
+def _log_gap_integral(p: ArrayLike, q: float, alpha: float, beta: float, lo: ArrayLike, hi: ArrayLike,
+                      derivatives: bool = True) -> _GapIntegral:
+    """log J with J = ∫_lo^hi (α+τ)^-p (β+τ)^-q dτ (p, lo, hi broadcast together; p > 0, q > 1,
+    0 <= lo <= hi),
     and, with ``derivatives``, ∂log J/∂p, ∂/∂q, ∂/∂α, ∂/∂β (else those are left empty).
 
     Let B0 be the base of the factor with the larger exponent e0 = max(p, q), B1 the other base with
@@ -127,9 +128,8 @@ def _log_gap_integral(p: FloatArray, q: float, alpha: float, beta: float, lo: Fl
     steepness (and mildly grades them towards λ = 0 otherwise). 16 Gauss-Legendre nodes in u ∈ [0, 1].
     Entries with lo = hi give log J = -inf and zero derivatives.
     """
-    p = np.asarray(p, dtype=float)
-    lo = np.asarray(lo, dtype=float)
-    hi_arr = np.broadcast_to(np.asarray(hi, dtype=float), p.shape)
+    shape = np.broadcast_shapes(np.shape(p), np.shape(lo), np.shape(hi))
+    p, lo, hi_arr = (np.broadcast_to(np.asarray(v, dtype=float), shape).ravel() for v in (p, lo, hi))
     big = p >= q  # the α-factor has the larger exponent
     e0 = np.where(big, p, q)
     e1 = np.where(big, q, p)
@@ -196,20 +196,20 @@ def _log_gap_integral(p: FloatArray, q: float, alpha: float, beta: float, lo: Fl
         log_value = -a * log_s - e1 * l1_start + np.log(s0)
     if not derivatives:
         nothing = np.empty(0)
-        return _GapIntegral(log_value, nothing, nothing, nothing, nothing)
+        return _GapIntegral(log_value.reshape(shape), nothing, nothing, nothing, nothing)
     total = np.where(s0 > 0, s0, 1.0)
     mean_lam = s_lam / total
     d_e0 = -log_s - mean_lam
     d_e1 = -log_s - mean_lam - s_l1 / total
     d_b0 = -e0 * s_em / (S * total)
     d_b1 = -e1 * s_em1 / (S * total)
-    zero = s0 > 0
+    some = s0 > 0
     return _GapIntegral(
-        log_value,
-        np.where(zero, np.where(big, d_e0, d_e1), 0.0),
-        np.where(zero, np.where(big, d_e1, d_e0), 0.0),
-        np.where(zero, np.where(big, d_b0, d_b1), 0.0),
-        np.where(zero, np.where(big, d_b1, d_b0), 0.0),
+        log_value.reshape(shape),
+        np.where(some, np.where(big, d_e0, d_e1), 0.0).reshape(shape),
+        np.where(some, np.where(big, d_e1, d_e0), 0.0).reshape(shape),
+        np.where(some, np.where(big, d_b0, d_b1), 0.0).reshape(shape),
+        np.where(some, np.where(big, d_b1, d_b0), 0.0).reshape(shape),
     )
 
 
@@ -408,16 +408,18 @@ class ParetoNBDModel(FittedModel[ParetoNBDParams]):
         (Schmittlein et al. 1987; Fader & Hardie 2005, eq. 12): given alive at T the purchase rate is
         Gamma(r+x, α+T) and the dropout rate Gamma(s, β+T). The bracket over (s-1) is written as
         y·exprel(-(s-1)y) with y = log(1 + t/(β+T)), so s = 1 (where it is y) needs no special case.
-        ``t`` broadcasts against the customer arrays. Always finite and >= 0.
+        ``t`` broadcasts against the customer arrays; P(alive), the costly part, is computed once per
+        customer, so several horizons are best asked for at once (``t`` of shape ``(k, 1)``). Always
+        finite and >= 0.
         """
         t_arr = _as_float("t", t)
         if np.any(t_arr < 0):
             raise ModelFitError("the forecast horizon t must not be negative")
         x, t_x, age = _rfm_arrays(frequency, recency, T)
-        t_b, x_b, tx_b, age_b = np.broadcast_arrays(t_arr, x, t_x, age)
+        alive = self.p_alive(x, t_x, age)
+        t_b, x_b, age_b, alive_b = np.broadcast_arrays(t_arr, x, age, alive)
         r, al, s, be = self.params.as_array()
-        alive = self.p_alive(x_b, tx_b, age_b)
-        return alive * (r + x_b) / (al + age_b) * (be + age_b) * _lifetime_factor(s, t_b / (be + age_b))
+        return alive_b * (r + x_b) / (al + age_b) * (be + age_b) * _lifetime_factor(s, t_b / (be + age_b))
 
     def expected_purchases_population(self, t: ArrayLike) -> FloatArray:
         """Expected repeat purchases of a newly acquired customer during their first ``t`` time units.
