@@ -101,10 +101,12 @@ def gauge(value: float, target: float, *, title: str = "", height: int = 260, hi
 
 
 def segment_figure(frame, x: str, y: str, order: list[str], *, kind: str = "line", y_format: str = ",",
-                   y_title: str = "", x_title: str = "", height: int = 340, hover_name: str = "") -> go.Figure:
+                   y_title: str = "", x_title: str = "", height: int = 340, hover_name: str = "",
+                   scheme: str | None = None) -> go.Figure:
     """One trace per segment label (in ``order``, fixed colours): lines, stacked areas or stacked bars.
 
-    ``frame`` is a long metric frame with a ``segment`` column; labels not in ``order`` follow it.
+    ``frame`` is a long metric frame with a ``segment`` column; labels not in ``order`` follow it; colours
+    are those of ``scheme``.
     """
     from components.colours import segment_colour
 
@@ -114,7 +116,7 @@ def segment_figure(frame, x: str, y: str, order: list[str], *, kind: str = "line
         part = frame[frame["segment"] == label]
         if part.empty:
             continue
-        colour = segment_colour(label)
+        colour = segment_colour(label, scheme)
         hover = f"{label}<br>%{{x}}<br>{hover_name or y_title}: %{{y:{y_format}}}<extra></extra>"
         if kind == "bar":
             fig.add_bar(x=part[x], y=part[y], name=label, marker_color=colour, hovertemplate=hover)

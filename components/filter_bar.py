@@ -154,7 +154,7 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
         if chosen is not None:  # a preset is just its two dates from here on
             start, end = chosen.start.isoformat(), chosen.end.isoformat()
         state = parse_query(query_from_controls(start, end, prime, countries, scheme, segment,
-                                                current.page_params))
+                                                current.page_params, current.filters.model))
     f = state.filters
 
     def changed(new: Any, old: Any) -> Any:

@@ -82,8 +82,9 @@ def read_filters(query: str | None, *, use_segment: bool = True, eng: Engine | N
 
 def query_from_controls(start: str | None, end: str | None, prime: str | None, countries: list[str] | None,
                         scheme: str | None, segment: str | None,
-                        page_params: tuple[tuple[str, str], ...] = ()) -> str:
-    """The query string the filter controls describe (read back with :func:`parse_query`)."""
+                        page_params: tuple[tuple[str, str], ...] = (), model: str | None = None) -> str:
+    """The query string the filter controls describe (read back with :func:`parse_query`); ``model`` is the
+    purchase-model choice, set on the Risk page rather than in the filter bar, and kept as it is."""
     pairs: list[tuple[str, str]] = []
     if start:
         pairs.append(("start", str(start)[:10]))
@@ -94,6 +95,8 @@ def query_from_controls(start: str | None, end: str | None, prime: str | None, c
     pairs.extend(("country", c) for c in countries or [])
     if scheme and segment:
         pairs += [("scheme", scheme), ("segment", segment)]
+    if model:
+        pairs.append(("model", model))
     pairs.extend(page_params)
     return urlencode(pairs)
 

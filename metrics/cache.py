@@ -5,7 +5,8 @@ by the engine: moving between pages or back to an earlier filter state costs not
 
 - **Keys** are the function's qualified name and its bound arguments with defaults applied, so
   ``f(e, F)``, ``f(e, F, "loyalty")`` and ``f(e, F, scheme="loyalty")`` are one entry. A function that
-  depends only on the scope (``scope_only=True``) is keyed by ``filters.scope``: every focus shares it.
+  depends only on the scope's data (``scope_only=True``) is keyed by ``filters.data_scope``: every focus
+  and every purchase-model choice share it (such a function takes a model as an explicit argument).
 - **Relations**: a metric returning an Ibis table (a mart, scores) has it materialised once by the engine
   and kept in memory only (an expression is not data another process could read).
 - **Plain results** (frames, dicts, numbers, fitted-model records) also go to the engine's
@@ -178,8 +179,8 @@ def _release(entry: Entry) -> None:
 
 
 def _normalise(value: Any, scope_only: bool) -> Any:
-    if scope_only and hasattr(value, "scope") and hasattr(value, "focus"):
-        return value.scope  # a Filters: the result does not depend on the focus
+    if scope_only and hasattr(value, "data_scope") and hasattr(value, "focus"):
+        return value.data_scope  # a Filters: the result depends on neither the focus nor the model choice
     return value
 
 

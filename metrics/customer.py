@@ -35,9 +35,10 @@ from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
 from metrics.grains import as_timestamps, period_starts
 from metrics.measures.demographics import sample_key
+from metrics.models.choice import fit_purchase_model
 from metrics.models.churn import customer_churn
 from metrics.models.clv import customer_clv
-from metrics.models.inputs import fit_purchase_model, fit_spend_model
+from metrics.models.inputs import fit_spend_model
 from metrics.population import customer_mart, engagement_in_view, orders_in_view, people_in_view
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.rules import check_scheme, segment_column
@@ -59,8 +60,8 @@ MART_KEYS = ("orders", "revenue", "aov", "first_order_date", "last_order_date", 
 SCORE_KEYS = ("r_score", "f_score", "m_score", "fm_score", "rfm_cell")
 SEGMENT_KEYS = tuple(segment_column(scheme) for scheme in SCHEME_LABELS)
 CHURN_KEYS = ("p_alive", "churn_risk", "risk_band")
-CLV_KEYS = ("expected_purchases_12m", "expected_order_value", "predicted_clv", "last_12m_sales",
-            "predicted_next_12m_sales", "clv_class")
+CLV_KEYS = ("expected_purchases_12m", "next_purchase_date", "expected_order_value", "predicted_clv",
+            "predicted_clv_low", "predicted_clv_high", "last_12m_sales", "predicted_next_12m_sales", "clv_class")
 PROFILE_KEYS = ("status", "message", "customer_id", *ATTRIBUTE_KEYS, *MART_KEYS, *SCORE_KEYS, *SEGMENT_KEYS,
                 *CHURN_KEYS, "churn_message", *CLV_KEYS, "clv_message")
 

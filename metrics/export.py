@@ -153,6 +153,12 @@ EXPORTS: dict[str, ExportSpec] = {
                                         "high-risk, high-value customers to act on (recency, revenue, CLV)"),
     "clv_summary": ExportSpec("metrics.models.clv:clv_summary", "predictive CLV: growing / maintaining / declining"),
     "clv_by_segment": ExportSpec("metrics.models.clv:clv_by_segment", "predictive CLV by segment", ("scheme",)),
+    "model_fit": ExportSpec("metrics.models.choice:model_fit",
+                            "the purchase-model choice: each model's parameters, log-likelihood and holdout "
+                            "prediction, and which one the holdout test chose"),
+    "holdout_check": ExportSpec("metrics.models.choice:holdout_check",
+                                "every purchase model fitted up to --end, predicting the 6 months after it "
+                                "(or to --holdout-end): predicted vs actual purchases", ("holdout_end",)),
     "monthly_retention": ExportSpec("metrics.measures.retention:monthly_retention",
                                     "monthly retention of active customers", ("scheme",)),
     "cohort_retention": ExportSpec("metrics.measures.retention:cohort_retention",

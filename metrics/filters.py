@@ -10,6 +10,11 @@
 A :class:`Filters` is immutable and hashable (it is the memoisation key). It is built from a URL query
 string with :meth:`Filters.from_query`, which never raises: invalid values are replaced by defaults and
 reported as notices the app shows. In a URL the focus is ``scheme=…&segment=…``.
+
+A state also carries the **purchase-model choice** (``model``: one of :data:`MODEL_CHOICES`, or None for
+the model chosen on the data, see :mod:`metrics.models.choice`); every churn and CLV figure follows it. It
+is ``model=…`` in a URL. Data-only results (the mart, the model inputs) do not depend on it: they are
+keyed on :attr:`Filters.data_scope`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from metrics.segments.labels import SCHEME_LABELS
 PRIME_CHOICES: tuple[str, ...] = ("All", "Prime", "Non-Prime")
 MAX_COUNTRIES = 50
 MAX_QUERY_LENGTH = 4000
+#: Keys of the purchase-model family (metrics.models.purchase_models.PURCHASE_MODELS has the same keys).
+MODEL_CHOICES: tuple[str, ...] = ("bgnbd", "mbgnbd", "pareto_nbd")
 
 
 class FilterError(ValueError):
@@ -76,6 +83,7 @@ class Filters:
     prime: str = "All"
     countries: tuple[str, ...] = field(default=())
     focus: SegmentFocus | None = None
+    model: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", _as_date(self.start))
@@ -94,6 +102,8 @@ class Filters:
             raise FilterError("country names must be non-empty text of at most 60 characters")
         if self.focus is not None and not isinstance(self.focus, SegmentFocus):
             raise FilterError("focus must be a SegmentFocus or None")
+        if self.model is not None and self.model not in MODEL_CHOICES:
+            raise FilterError(f"model must be one of {', '.join(MODEL_CHOICES)} or None, got {self.model!r}")
 
     # ----- derived values -------------------------------------------------------------------------
     @property
@@ -109,6 +119,15 @@ class Filters:
     def scope(self) -> Filters:
         """The same filters without the focus: the population segments are assigned on."""
         return self if self.focus is None else replace(self, focus=None)
+
+    @property
+    def data_scope(self) -> Filters:
+        """The scope without the model choice: what data-only results (the mart, model inputs) depend on."""
+        return self if self.focus is None and self.model is None else replace(self, focus=None, model=None)
+
+    def with_model(self, model: str | None) -> Filters:
+        """These filters with purchase model ``model`` (None: the model chosen on the data)."""
+        return replace(self, model=model)
 
     def previous(self) -> Filters:
         """The immediately preceding range of equal length, same other filters (for deltas). A focus is
@@ -127,6 +146,8 @@ class Filters:
             parts.append("-".join(c.replace(" ", "")[:12] for c in self.countries[:5]))
         if self.focus is not None:
             parts.append(self.focus.label.replace(" ", "").replace("/", "").replace("'", ""))
+        if self.model is not None:
+            parts.append(self.model)
         return "_".join(parts)
 
     # ----- URL round trip -------------------------------------------------------------------------
@@ -138,6 +159,8 @@ class Filters:
         pairs.extend(("country", c) for c in self.countries)
         if self.focus is not None:
             pairs += [("scheme", self.focus.scheme), ("segment", self.focus.label)]
+        if self.model is not None:
+            pairs.append(("model", self.model))
         return urlencode(pairs)
 
     @classmethod
@@ -231,8 +254,12 @@ class Filters:
         if (scheme is not None or label is not None) and not known_segment:
             notices.append("Ignored an unknown segment selection.")
             scheme = label = None
+        model = first("model")
+        if model is not None and model not in MODEL_CHOICES:
+            notices.append(f"Ignored an unknown purchase model {model[:40]!r}.")
+            model = None
         try:
-            return cls(start, end, prime, tuple(countries), SegmentFocus.of(scheme, label)), notices
+            return cls(start, end, prime, tuple(countries), SegmentFocus.of(scheme, label), model), notices
         except FilterError as exc:  # defensive: every value was checked above
             notices.append(f"Filters reset to defaults ({exc}).")
             return default, notices

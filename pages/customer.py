@@ -185,7 +185,7 @@ def scores_block(p: dict) -> list:
         for k in ("r", "f", "m")
     ], className="mb-3")
     rows = [html.Tr([html.Th(title, className="fw-normal text-muted pe-3 small"),
-                     html.Td(_badge(p[segment_column(scheme)], segment_colour(p[segment_column(scheme)])),
+                     html.Td(_badge(p[segment_column(scheme)], segment_colour(p[segment_column(scheme)], scheme)),
                              **{"data-segment": scheme})])
             for scheme, title in SCHEME_TITLES.items()]
     return [scores, dbc.Table(html.Tbody(rows), size="sm", borderless=True, className="mb-0")]
@@ -200,8 +200,8 @@ def churn_figure(p: dict) -> tuple[go.Figure, str]:
                 target_label=f"high risk from {HIGH_RISK_FROM:.0%}")
     fig.update_traces(gauge={"bar": {"color": RISK_COLOURS[p["risk_band"]]}})
     note = f"P(alive) {fmt_pct(p['p_alive'])} · {p['risk_band']} risk band (Low < 30 % ≤ Medium < 70 % ≤ High)."
-    if p["orders"] == 1:
-        note += " One-time buyers always get churn risk 0 in this model: look at the days since the last order."
+    if p.get("next_purchase_date") is not None:
+        note += f" If still active, next purchase expected by {str(p['next_purchase_date'])[:10]}."
     return fig, note
 
 
@@ -213,6 +213,7 @@ def clv_block(p: dict) -> list:
     cls = p["clv_class"]
     return [dbc.Row([
         dbc.Col([_stat("Predicted CLV (next 12 months)", fmt_money(p["predicted_clv"]), "predicted_clv"),
+                 html.Div(_clv_interval(p), className="small text-muted mb-1", **{"data-stat": "clv_interval"}),
                  html.Div(_badge(cls, CLV_COLOURS.get(cls, "#555555"),
                                  "Growing / Declining: predicted next-12-month sales more than 10 % above / below the "
                                  "last 12 months"), **{"data-stat": "clv_class"})], md=4),
@@ -222,8 +223,16 @@ def clv_block(p: dict) -> list:
         dbc.Col([_stat("Sales, last 12 months", fmt_money(p["last_12m_sales"]), "last_12m_sales"),
                  _stat("Sales, next 12 months (predicted)", fmt_money(p["predicted_next_12m_sales"]),
                        "predicted_next_12m_sales")], md=4),
-    ]), html.Small("Expected purchases (BG/NBD) × expected order value (Gamma-Gamma); the last 12 months end at "
-                   "the as-of date.", className="text-muted")]
+    ]), html.Small("Expected purchases (the purchase model in use) × expected order value (Gamma-Gamma), from "
+                   "the customer's whole history up to the as-of date; the last 12 months end at that date.",
+                   className="text-muted")]
+
+
+def _clv_interval(p: dict) -> str:
+    low, high = p.get("predicted_clv_low"), p.get("predicted_clv_high")
+    if low is None or high is None or low != low:  # NaN: no parameter covariance
+        return ""
+    return f"80 % interval {fmt_money(low)} – {fmt_money(high)} (from the models' parameter uncertainty)"
 
 
 def activity_figure(frame) -> go.Figure:

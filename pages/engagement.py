@@ -110,12 +110,12 @@ def update_segments(query: str | None, scheme: str | None):
     orders = trend_by_segment(eng, filters, "orders", "month", scheme)
     emails = engagement_by_segment(eng, filters, scheme)
     return (
-        segment_figure(mac, "month", "customers", order, kind="area", y_title="Active customers"),
-        segment_figure(orders, "period", "value", order, kind="bar", y_title="Orders"),
-        segment_figure(emails, "month", "open_rate", order, y_format=".0%", y_title="Open rate")
+        segment_figure(mac, "month", "customers", order, kind="area", y_title="Active customers", scheme=scheme),
+        segment_figure(orders, "period", "value", order, kind="bar", y_title="Orders", scheme=scheme),
+        segment_figure(emails, "month", "open_rate", order, y_format=".0%", y_title="Open rate", scheme=scheme)
         if not emails.empty else empty_figure("No engagement data for these filters"),
         segment_figure(emails, "month", "visits_per_customer", order, y_format=".1f",
-                       y_title="Visits per customer") if not emails.empty
+                       y_title="Visits per customer", scheme=scheme) if not emails.empty
         else empty_figure("No engagement data for these filters"),
     )
 

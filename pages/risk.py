@@ -1,31 +1,37 @@
 """Risk & revenue: which segments combine churn risk with revenue, which customers to act on first, where
-revenue sits by behaviour, and how well the churn model fits the selection."""
+revenue sits by behaviour, which purchase model scores them (chosen by a holdout test, or picked here; the
+choice is ``model=`` in the URL) and how well it predicts."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash
 import dash_bootstrap_components as dbc
+import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, State, callback, html
+from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from components.cards import question_card
 from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
-from components.formatting import fmt_int, fmt_number, fmt_pct
+from components.formatting import fmt_int, fmt_number, fmt_pct, fmt_signed_pct
 from components.schemes import chosen_scheme, scheme_dropdown
-from components.state import NAV_ID, QUERY_STORE, engine, link_query, read_filters
+from components.state import NAV_ID, QUERY_STORE, URL_ID, engine, link_query, parse_query, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.customer import parse_customer_id, value_loyalty_points
 from metrics.measures.kpis import customer_kpis
+from metrics.models.choice import model_choice
 from metrics.models.churn import (
     HIGH_RISK_FROM,
     churn_bands,
     churn_by_segment,
     churn_model_summary,
     customer_action_table,
-    fitted_vs_actual,
+    p_alive_matrix,
 )
+from metrics.models.purchase_models import PURCHASE_MODELS
 from metrics.segments.tables import segment_summary
 
 dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
@@ -45,9 +51,22 @@ ACTION_COLUMNS = [
     column("revenue", "Revenue", "money"),
     column("recency_days", "Days since last order", "int"),
     column("churn_risk", "Churn risk", "pct"),
+    column("expected_purchases_12m", "Expected purchases (12 m)", "float"),
     column("predicted_clv", "Predicted CLV (12 m)", "money"),
+    column("predicted_clv_low", "CLV 80 % low", "money"),
+    column("predicted_clv_high", "CLV 80 % high", "money"),
     column("revenue_at_risk", "Revenue at risk", "money"),
 ]
+
+
+MODEL_PICKER = "risk-model"
+AUTO = "auto"  # the dropdown value of "the model the data chose" (no model= in the URL)
+
+
+def model_options() -> list[dict[str, str]]:
+    chosen = model_choice(engine()).chosen
+    return [{"label": f"Chosen by the data ({PURCHASE_MODELS[chosen].model_name})", "value": AUTO}] + [
+        {"label": cls.model_name, "value": key} for key, cls in PURCHASE_MODELS.items()]
 
 
 def layout(**_query: str) -> html.Div:
@@ -61,9 +80,15 @@ def layout(**_query: str) -> html.Div:
     ], className="d-flex align-items-center")
     return html.Div([
         html.H4("Risk & revenue", className="page-title"),
-        html.P("Where revenue is at risk: churn risk (1 − P(alive) from a BG/NBD model fitted on the selected "
-               "range) by segment and by customer, and where the revenue sits by behaviour.",
-               className="text-muted"),
+        html.P("Where revenue is at risk: churn risk (1 − P(alive) from a purchase model fitted on each in-scope "
+               "customer's whole history up to the end of the range) by segment and by customer, and where the "
+               "revenue sits by behaviour.", className="text-muted"),
+        dbc.Card(dbc.CardBody(dbc.Row([
+            dbc.Col([dbc.Label("Purchase model", html_for=MODEL_PICKER, className="small fw-semibold mb-1"),
+                     dcc.Dropdown(id=MODEL_PICKER, options=model_options(), value=AUTO, clearable=False,
+                                  searchable=False)], md=3),
+            dbc.Col(html.Div(id="risk-model-card", className="small"), md=9),
+        ], className="g-2")), className="mb-3 model-card"),
         html.Div(id="risk-model-note"),
         dbc.Row([
             dbc.Col(chart_frame("Churn risk vs revenue by segment", "Which segments combine high churn risk with "
@@ -86,9 +111,19 @@ def layout(**_query: str) -> html.Div:
                                 controls=scatter_picker, footer=html.Span(id="risk-scatter-note")),
                     lg=6, className="mb-3"),
         ]),
-        dbc.Row(dbc.Col(chart_frame("Does the model fit?", "Do the repeat purchases the fitted model expects "
-                                    "track the actual ones, week by week?", "risk-fit", height=320,
+        dbc.Row(dbc.Col(chart_frame("Does the model predict?", "Fitted on the history up to the calibration end "
+                                    "(dotted line), does it forecast the repeat purchases of the months after? "
+                                    "Whole customer base, cumulative, week by week.", "risk-fit", height=320,
                                     footer=html.Span(id="risk-model-params")), className="mb-3")),
+        dbc.Row([
+            dbc.Col(chart_frame("Holdout purchases by calibration frequency", "Customers grouped by their repeat "
+                                "purchases before the holdout: do the predicted purchases per customer in the "
+                                "holdout match the actual ones, one-time buyers (0) included?", "risk-ce",
+                                height=320), lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Probability a customer is still active", "P(alive) by repeat purchases and weeks "
+                                "since the last purchase, for a customer first seen as long ago as the median "
+                                "customer.", "risk-palive", height=320), lg=6, className="mb-3"),
+        ]),
     ])
 
 
@@ -198,21 +233,60 @@ def update_risk(query: str | None):
             note, *table)
 
 
-@callback(Output("risk-fit", "figure"), Output("risk-model-params", "children"), Input(QUERY_STORE, "data"))
+@callback(Output(MODEL_PICKER, "value"), Output("risk-model-card", "children"), Input(QUERY_STORE, "data"))
+def update_model_card(query: str | None):
+    filters = read_filters(query)
+    model = churn_model_summary(engine(), filters)
+    default = PURCHASE_MODELS[str(model["default_model"])].model_name
+    if model["is_default"] and filters.model is None:
+        why = [html.Strong(f"{model['model_name']}, chosen by the data. "), str(model["choice_reason"])]
+    else:
+        why = [html.Strong(f"{model['model_name']}, picked here. "),
+               f"The data's holdout test chose {default}: {model['choice_reason']}"]
+    fitted = ""
+    if model["ok"]:
+        params = ", ".join(f"{PARAM_SYMBOLS.get(k, k)} = {fmt_number(v, 3)}" for k, v in model["params"].items())
+        fitted = (f" Fitted for this selection on {model['n_customers']:,} customers' whole history up to "
+                  f"{filters.end} ({model['n_repeat_buyers']:,} repeat buyers, time unit week): {params}.")
+    return filters.model or AUTO, [*why, fitted]
+
+
+PARAM_SYMBOLS = {"alpha": "α", "beta": "β"}
+
+
+@callback(Output(URL_ID, "search", allow_duplicate=True), Input(MODEL_PICKER, "value"), State(QUERY_STORE, "data"),
+          prevent_initial_call=True)
+def pick_model(value: str | None, query: str | None) -> str:
+    """Picking a model puts it in the URL (``model=…``), so every page and a shared link follow it."""
+    if query is None:
+        raise PreventUpdate
+    state = parse_query(query)
+    model = value if value in PURCHASE_MODELS else None
+    if model == state.filters.model:
+        raise PreventUpdate
+    return "?" + type(state)(state.filters.with_model(model), (), state.page_params).query
+
+
+@callback(Output("risk-fit", "figure"), Output("risk-model-params", "children"), Output("risk-ce", "figure"),
+          Output("risk-palive", "figure"), Input(QUERY_STORE, "data"))
 def update_fit(query: str | None):
     eng = engine()
     filters = read_filters(query)
     if customer_kpis(eng, filters)["orders"] == 0:
-        return empty_figure(height=320), ""
+        return empty_figure(height=320), "", empty_figure(height=320), empty_figure(height=320)
     model = churn_model_summary(eng, filters)
-    if not model["ok"]:
-        return empty_figure("The churn model could not be fitted on this selection", height=320), ""
-    params = (f"BG/NBD fitted on {model['n_customers']:,} customers ({model['n_repeat_buyers']:,} repeat buyers): "
-              f"r = {fmt_number(model['r'], 3)}, α = {fmt_number(model['alpha'], 3)} weeks, "
-              f"a = {fmt_number(model['a'], 3)}, b = {fmt_number(model['b'], 3)}; mean purchase rate "
-              f"{fmt_number(model['mean_purchase_rate'], 3)} per week while active, mean drop-out chance "
-              f"{fmt_pct(model['mean_dropout'])} after a purchase.")
-    return fit_figure(fitted_vs_actual(eng, filters)), params
+    choice = model_choice(eng)
+    result = choice.result(str(model["model"]))
+    palive_figure = p_alive_figure(p_alive_matrix(eng, filters))
+    if result is None or not result.ok or choice.calibration is None:
+        note = "No holdout test: " + choice.reason
+        return empty_figure("No holdout test on this data", height=320), note, empty_figure(height=320), palive_figure
+    cal = choice.calibration
+    note = (f"{PURCHASE_MODELS[result.model_key].model_name} fitted on {result.customers:,} customers' history from "
+            f"{cal.start} to {cal.end}; holdout {cal.end + timedelta(days=1)} – {choice.holdout_end}: predicted "
+            f"{fmt_int(result.predicted)} vs actual {fmt_int(result.actual)} repeat purchases "
+            f"({fmt_signed_pct(result.error_pct)}).")
+    return (fit_figure(result.tracking, cal.end), note, ce_figure(choice, result.model_key), palive_figure)
 
 
 def bands_figure(bands) -> go.Figure:
@@ -241,15 +315,47 @@ def behaviour_figure(summary) -> go.Figure:
     return style_figure(fig, legend=False)
 
 
-def fit_figure(fit) -> go.Figure:
-    if fit.empty:
-        return empty_figure("The churn model could not be fitted on this selection", height=320)
+def fit_figure(tracking, calibration_end) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=fit.date, y=fit.actual_cumulative, name="Actual", mode="lines",
+    fig.add_scatter(x=tracking.date, y=tracking.actual_cumulative, name="Actual", mode="lines",
                     line={"color": SERIES_COLOURS[0], "width": 2},
                     hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f} repeat purchases (actual)<extra></extra>")
-    fig.add_scatter(x=fit.date, y=fit.expected_cumulative, name="Model", mode="lines",
+    fig.add_scatter(x=tracking.date, y=tracking.predicted_cumulative, name="Model", mode="lines",
                     line={"color": SERIES_COLOURS[1], "width": 2, "dash": "dash"},
                     hovertemplate="%{x|%Y-%m-%d}: %{y:,.0f} repeat purchases (model)<extra></extra>")
+    fig.add_vline(x=pd.Timestamp(calibration_end).timestamp() * 1000, line={"dash": "dot", "color": "#495057",
+                                                                           "width": 1})
     fig.update_yaxes(title="Cumulative repeat purchase days")
     return style_figure(fig, height=320)
+
+
+def ce_figure(choice, in_use: str) -> go.Figure:
+    fig = go.Figure()
+    first = next(r for r in choice.results if r.ok)
+    fig.add_bar(x=first.by_frequency.frequency, y=first.by_frequency.actual_mean, name="Actual",
+                marker_color="#adb5bd", customdata=first.by_frequency[["customers"]],
+                hovertemplate="%{x} repeat purchases before: %{y:.2f} per customer in the holdout (actual, "
+                              "%{customdata[0]:,} customers)<extra></extra>")
+    for i, result in enumerate(r for r in choice.results if r.ok):
+        name = PURCHASE_MODELS[result.model_key].model_name
+        fig.add_scatter(x=result.by_frequency.frequency, y=result.by_frequency.predicted_mean, mode="lines+markers",
+                        name=name + (" (in use)" if result.model_key == in_use else ""),
+                        line={"color": SERIES_COLOURS[i + 1], "width": 3 if result.model_key == in_use else 1.5},
+                        hovertemplate=f"%{{x}}: %{{y:.2f}} per customer ({name})<extra></extra>")
+    fig.update_xaxes(title="Repeat purchase days before the holdout", type="category")
+    fig.update_yaxes(title="Holdout purchases per customer")
+    return style_figure(fig, height=320)
+
+
+def p_alive_figure(frame) -> go.Figure:
+    if frame.empty:
+        return empty_figure("No purchase model for this selection", height=320)
+    grid = frame.pivot(index="frequency", columns="weeks_since_last", values="p_alive")
+    fig = go.Figure(go.Heatmap(
+        z=grid.to_numpy(), x=list(grid.columns), y=list(grid.index), zmin=0, zmax=1, colorscale="Blues",
+        colorbar={"title": "P(alive)", "tickformat": ".0%"},
+        hovertemplate="%{y} repeat purchases, last one %{x} weeks ago: P(alive) %{z:.0%}<extra></extra>"))
+    fig.update_xaxes(title=f"Weeks since the last purchase (first purchase {frame.attrs.get('age_weeks', 0):.0f} "
+                           "weeks ago)")
+    fig.update_yaxes(title="Repeat purchase days")
+    return style_figure(fig, height=320, legend=False)

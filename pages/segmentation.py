@@ -161,7 +161,7 @@ def update_overview(query: str | None):
 
     life = lifecycle_by_month(eng, filters)
     lifecycle = segment_figure(life, "month", "customers", list(LIFECYCLE_LABELS), kind="area",
-                               y_title="Customers", height=400)
+                               y_title="Customers", height=400, scheme="lifecycle")
     return (quadrants, lifecycle, share_bars(demographics(eng, filters, "gender"), "gender"),
             share_bars(demographics(eng, filters, "age_group"), "age_group"),
             share_bars(demographics(eng, filters, "preferred_category"), "preferred_category"))
@@ -182,13 +182,15 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     order = list(scheme_colours(scheme))
     if source == "trend":
         frame = trend_by_segment(eng, filters, col, "month", scheme)
-        return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380)
+        return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380,
+                              scheme=scheme)
     if source == "retention":
         frame = monthly_retention(eng, filters, scheme)
-        return segment_figure(frame, "month", col, order, y_format=y_format, y_title=title, height=380)
+        return segment_figure(frame, "month", col, order, y_format=y_format, y_title=title, height=380,
+                              scheme=scheme)
     frame = engagement_by_segment(eng, filters, scheme)
     return segment_figure(frame, "month", col, [*order, NO_ORDERS_LABEL], y_format=y_format, y_title=title,
-                          height=380)
+                          height=380, scheme=scheme)
 
 
 @callback(Output("segmentation-churn", "figure"), Input(QUERY_STORE, "data"), Input("segmentation-scheme", "value"))

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from metrics.export import EXPORTS
+from metrics.filters import MODEL_CHOICES
 from metrics.settings import BACKENDS, PROJECT_ROOT, load_settings
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
@@ -173,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--measure", help="measure of tables that take one (orders, revenue)")
     e.add_argument("--metric", help="measure of the trend tables (revenue, orders, customers, aov, ...)")
     e.add_argument("--label", help="segment label of the audience table (e.g. 'At-Risk')")
+    e.add_argument("--model", choices=MODEL_CHOICES, help="purchase model for churn and CLV (default: the one "
+                   "the data's holdout test chose, see the model_fit table)")
+    e.add_argument("--holdout-end", type=_date_arg, dest="holdout_end",
+                   help="last day of the holdout of holdout_check (default: 6 months after --end)")
     e.add_argument("-o", "--output", help="output file .csv or .parquet (default: CSV on stdout)")
 
     s = sub.add_parser("serve", help="run the dashboard", description=(
@@ -321,9 +326,20 @@ def _export_filters(args: argparse.Namespace, engine) -> Any:
         focus = SegmentFocus.of(scheme.strip(), label.strip()) if args.segment else filters.focus
         return Filters(
             start=args.start or filters.start, end=args.end or filters.end, prime=args.prime or filters.prime,
-            countries=tuple(args.country) or filters.countries, focus=focus)
+            countries=tuple(args.country) or filters.countries, focus=focus, model=args.model or filters.model)
     except FilterError as exc:
         raise CliError(f"invalid filter: {exc}", EXIT_USAGE) from exc
+
+
+#: Options of metric tables, each a ``custintel export`` flag of the same name (see ExportSpec.options).
+EXPORT_OPTIONS = ("scheme", "grain", "dimension", "measure", "metric", "label", "holdout_end")
+
+
+def _result_message(result: Any) -> str:
+    """The fit warning or reason a metric result carries (``frame.attrs["message"]`` or a dict's
+    ``message``), "" when there is none."""
+    message = result.get("message") if isinstance(result, dict) else getattr(result, "attrs", {}).get("message")
+    return message if isinstance(message, str) else ""
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -339,8 +355,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     spec = EXPORTS.get(args.table)
     if spec is None or not spec.available():
         raise CliError(f"unknown table {args.table!r}; see `custintel export --list`", EXIT_USAGE)
-    extra = {name: getattr(args, name) for name in ("scheme", "grain", "dimension", "measure", "metric", "label")
-             if getattr(args, name) is not None}
+    extra = {name: getattr(args, name) for name in EXPORT_OPTIONS if getattr(args, name) is not None}
     not_taken = sorted(set(extra) - set(spec.options))
     if not_taken:
         raise CliError(f"{args.table} does not take --{', --'.join(not_taken)}", EXIT_USAGE)
@@ -356,9 +371,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     filters = _export_filters(args, engine)
     try:
-        frame = _as_frame(spec.load()(engine, filters, **extra))
+        result = spec.load()(engine, filters, **extra)
     except (ValueError, KeyError) as exc:  # e.g. an unknown scheme or grain
         raise CliError(f"{args.table}: {exc}", EXIT_USAGE) from exc
+    warning = _result_message(result)
+    if warning:  # a model fitted with a warning, or not at all: the table is still written
+        print(f"{PROG} export: warning: {warning}", file=sys.stderr)
+    frame = _as_frame(result)
     if args.output:
         try:
             path = write_table(frame, args.output)

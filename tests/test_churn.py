@@ -12,6 +12,7 @@ import pytest
 from metrics.filters import Filters
 from metrics.measures.kpis import kpis
 from metrics.models.bgnbd import BGNBDModel, group_customers
+from metrics.models.choice import fit_purchase_model
 from metrics.models.churn import (
     ACTION_COLUMNS,
     at_risk_rate,
@@ -22,7 +23,7 @@ from metrics.models.churn import (
     customer_churn,
     fitted_vs_actual,
 )
-from metrics.models.inputs import btyd_groups, fit_purchase_model, spend_inputs
+from metrics.models.inputs import btyd_groups, spend_inputs
 from metrics.population import customer_segments
 from metrics.segments.labels import SCHEME_LABELS
 from tests.conftest import engine_for
@@ -32,11 +33,14 @@ from tests.generated import load_frames, ref_orders
 
 # ----- independent pandas version of the model inputs ------------------------------------------------------
 def pandas_btyd(frames: dict, filters: Filters) -> pd.DataFrame:
-    """Per customer with a valid order in the range: frequency (repeat purchase days), span_days (t_x),
-    tenure_days (T), recency_days, orders, revenue, monetary_value (mean revenue per repeat purchase day)."""
+    """Per customer with a valid order in the range, over their whole valid history up to the end:
+    frequency (repeat purchase days), span_days (t_x), tenure_days (T), recency_days, monetary_value (mean
+    revenue per repeat purchase day); orders and revenue in the range."""
     orders = ref_orders(frames, filters)
+    history = ref_orders(frames, Filters(date(2000, 1, 1), filters.end, filters.prime, filters.countries))
+    history = history[history.customer_id.isin(orders.customer_id)]
     as_of = pd.Timestamp(filters.end)
-    days = orders.groupby(["customer_id", "order_date"]).net_revenue.sum().reset_index()
+    days = history.groupby(["customer_id", "order_date"]).net_revenue.sum().reset_index()
     first = days.groupby("customer_id").order_date.transform("min")
     days["repeat"] = days.order_date > first
     per = days.groupby("customer_id").agg(first=("order_date", "min"), last=("order_date", "max"),
@@ -59,7 +63,9 @@ def pandas_fit(per: pd.DataFrame) -> BGNBDModel:
 
 @pytest.fixture(scope="module")
 def generated(generated_engine):
-    filters = Filters(*generated_engine.date_bounds())  # the whole range: lapsed buyers need years of data
+    # the whole range (lapsed buyers need years of data), so the range's buyers are the model's population;
+    # BG/NBD, the model the pandas fit below reproduces
+    filters = Filters(*generated_engine.date_bounds(), model="bgnbd")
     frames = load_frames(generated_engine)
     per = pandas_btyd(frames, filters)
     return generated_engine, filters, frames, per, pandas_fit(per)
@@ -84,7 +90,7 @@ def test_fit_matches_a_pandas_fit_and_is_memoised(generated):
     assert summary["ok"] and summary["converged"] and summary["message"] == ""
     assert summary["n_customers"] == len(per) and summary["n_repeat_buyers"] == int((per.frequency > 0).sum())
     for name in ("r", "alpha", "a", "b"):
-        assert summary[name] == pytest.approx(getattr(model.params, name), rel=1e-6)
+        assert summary["params"][name] == pytest.approx(getattr(model.params, name), rel=1e-6)
     assert summary["log_likelihood"] == pytest.approx(model.log_likelihood, rel=1e-9)
     assert summary["time_unit"] == "week"
     assert fit_purchase_model(engine, filters) is fit_purchase_model(engine, filters)
@@ -199,7 +205,7 @@ def hand(tmp_path_factory):
     return engine_for(write_dataset(tmp_path_factory.mktemp("churn") / "data", customers, orders))
 
 
-FULL = Filters("2023-01-01", "2024-12-31")
+FULL = Filters("2023-01-01", "2024-12-31", model="bgnbd")
 
 
 def test_hand_btyd_inputs(tmp_path):
@@ -230,7 +236,7 @@ def test_hand_btyd_inputs(tmp_path):
 def test_hand_risk_follows_the_closed_form(hand):
     summary = churn_model_summary(hand, FULL)
     assert summary["ok"] and summary["n_customers"] == 15 and summary["n_repeat_buyers"] == 14
-    r, alpha, a, b = (summary[k] for k in ("r", "alpha", "a", "b"))
+    r, alpha, a, b = (summary["params"][k] for k in ("r", "alpha", "a", "b"))
     risk = hand.execute(customer_churn(hand, FULL)).set_index("customer_id").churn_risk
 
     def by_hand(x: int, t_x_days: int, T_days: int) -> float:  # FHL 2008: P(alive) written out
@@ -249,7 +255,6 @@ def test_hand_risk_follows_the_closed_form(hand):
     (Filters("2022-01-01", "2022-06-30"), "No customers"),  # empty selection
     (Filters("2023-05-01", "2023-05-31"), "at least 10 customers with a repeat purchase"),  # a few buyers
     (Filters("2023-01-01", "2024-12-31", countries=("Atlantis",)), "No customers"),
-    (Filters("2024-12-01", "2024-12-31"), "at least 2 customers"),  # one customer (21)
 ])
 def test_degenerate_selections_give_messages_and_zeros(hand, filters, why):
     summary = churn_model_summary(hand, filters)
@@ -269,6 +274,17 @@ def test_degenerate_selections_give_messages_and_zeros(hand, filters, why):
     assert table.empty and list(table.columns) == list(ACTION_COLUMNS)
     curve = fitted_vs_actual(hand, filters)
     assert curve.empty and "expected_cumulative" in curve.columns
+
+
+def test_a_short_range_is_scored_by_the_model_of_everyone_acquired_by_its_end(hand):
+    december = Filters("2024-12-01", "2024-12-31", model="bgnbd")  # one buyer (21) in the range
+    summary = churn_model_summary(hand, december)
+    assert summary["ok"] and summary["n_customers"] == 15  # the 15 buyers acquired by 31 December 2024
+    assert summary["params"] == churn_model_summary(hand, FULL)["params"]  # same end, same population
+    risk = hand.execute(customer_churn(hand, december))
+    assert risk.customer_id.tolist() == [21]
+    full = hand.execute(customer_churn(hand, FULL)).set_index("customer_id")
+    assert risk.churn_risk.iloc[0] == pytest.approx(full.churn_risk[21])
 
 
 def test_filters_change_the_fit(hand):

@@ -12,7 +12,7 @@ import pytest
 from dash.exceptions import PreventUpdate
 
 from components.charts import EMPTY_MESSAGE, chart_frame, empty_figure, gauge, segment_figure
-from components.colours import BAND_COLOURS, SEGMENT_COLOURS, scheme_colours, segment_colour
+from components.colours import BAND_COLOURS, RISK_COLOURS, SEGMENT_COLOURS, scheme_colours, segment_colour
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct, fmt_signed_pct, format_value
 from components.kpi import BAD, GOOD, NEUTRAL, delta_style, kpi_card
 from metrics.engine import Engine
@@ -92,8 +92,12 @@ def test_every_label_has_one_distinct_colour_within_its_scheme():
         colours = scheme_colours(scheme)
         assert list(colours) == list(labels)
         assert len(set(colours.values())) == len(labels), f"{scheme} repeats a colour"
-    assert segment_colour("At Risk") == scheme_colours("rfm")["At Risk"] == scheme_colours("income_spending")[
-        "At Risk"]
+    # the six "at risk" notions are different things and never share a colour
+    at_risk = [scheme_colours("loyalty")["At-Risk"], scheme_colours("rfm")["At Risk"],
+               scheme_colours("behaviour")["At-Risk / Dormant"], scheme_colours("income_spending")["At Risk"],
+               scheme_colours("lifecycle")["At Risk"], RISK_COLOURS["High"]]
+    assert len(set(at_risk)) == 6
+    assert segment_colour("At Risk", "rfm") == scheme_colours("rfm")["At Risk"]
     assert set(BAND_COLOURS) == {"1", "2-3", "4-5", "6+"}
 
 

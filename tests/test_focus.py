@@ -113,7 +113,7 @@ def test_a_focus_leaves_no_prospects(generated_engine, scope):
 def test_selection_and_the_mart_see_only_the_scope(generated_engine, scope):
     """The mart of a focused state is the scope's own (one object), and so are the fitted models."""
     from metrics.mart import scope_mart
-    from metrics.models.inputs import fit_purchase_model
+    from metrics.models.choice import fit_purchase_model
     from metrics.population import labelled_mart
 
     focus = scope.with_focus("rfm", "Champions")

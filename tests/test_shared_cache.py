@@ -16,7 +16,7 @@ from metrics.cache import ResultCache
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.measures import kpis
-from metrics.models import inputs as model_inputs
+from metrics.models import choice, scores
 from metrics.segments import tables as segments
 from metrics.settings import Settings, load_settings
 from metrics.shared_cache import SharedStore, data_fingerprint, is_plain_data
@@ -44,16 +44,17 @@ def test_a_second_process_reads_results_instead_of_computing(generated_dir, tmp_
 
 def test_fitted_models_are_shared_but_expressions_stay_in_memory(generated_dir, tmp_path):
     first = engine(generated_dir, tmp_path)
-    fit = model_inputs.fit_purchase_model(first, STATE)
+    fit = choice.fit_purchase_model(first, STATE)
     assert fit.ok
-    model_inputs.customer_scores(first, STATE)  # an Ibis expression over a materialised table
-    assert "metrics.models.inputs.customer_scores" in first.cache._memory_only
-    assert "metrics.models.inputs.fit_purchase_model" not in first.cache._memory_only
+    scores.customer_scores(first, STATE)  # an Ibis expression over a materialised table
+    assert "metrics.models.scores.customer_scores" in first.cache._memory_only
+    assert "metrics.models.inputs.fit_model" not in first.cache._memory_only
 
     second = engine(generated_dir, tmp_path)
-    again = model_inputs.fit_purchase_model(second, STATE)
+    again = choice.fit_purchase_model(second, STATE)
     assert again.model.params == fit.model.params
-    assert second.cache.stats() == {"entries": 1, "hits": 0, "shared_hits": 1, "misses": 0}
+    # the data's date range, its model choice and the state's fit, all read from disk
+    assert second.cache.stats() == {"entries": 3, "hits": 0, "shared_hits": 3, "misses": 0}
 
 
 def test_new_data_or_another_backend_never_reads_old_results(generated_dir, tmp_path):
@@ -148,10 +149,10 @@ def test_keys_are_the_bound_arguments_with_defaults(generated_dir, tmp_path):
 
 def test_scope_only_results_are_shared_by_every_focus(generated_dir):
     eng = engine(generated_dir, "off")
-    fit = model_inputs.fit_purchase_model(eng, STATE)
+    fit = choice.fit_purchase_model(eng, STATE)
     misses = eng.cache.stats()["misses"]
     for label in ("Top Tier", "At-Risk"):
-        assert model_inputs.fit_purchase_model(eng, STATE.with_focus("loyalty", label)) is fit
+        assert choice.fit_purchase_model(eng, STATE.with_focus("loyalty", label)) is fit
     assert eng.cache.stats()["misses"] == misses
 
 

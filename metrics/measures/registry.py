@@ -150,9 +150,13 @@ _MEASURES: tuple[Measure, ...] = (
     _rate("avg_recency_days", "Avg Days Since Last Order", "Mean days from the customers' last valid order to "
           "the as-of date.", "recency_days_sum", "customers", fmt="days", unit="days", higher_is_better=False,
           trend=False),
-    Measure("at_risk_rate", "At-risk rate", "share", "pct", "Customers with churn risk ≥ 0.7 (1 − P(alive) "
-            "from the BG/NBD model fitted on the scope) / Total Customers; one-time buyers have churn risk 0 in "
-            "this model.", higher_is_better=False, trend=False, source="model"),
+    Measure("at_risk_rate", "High churn risk (≥ 70 %)", "share", "pct", "Customers whose churn risk is at "
+            "least 70 % / Total Customers. Churn risk = 1 − P(alive) from the purchase model in use (chosen on "
+            "the data by a holdout test, or picked on the Risk page), fitted on each in-scope customer's whole "
+            "history up to the end of the range. Not the loyalty tier \"At-Risk\", the RFM cell \"At Risk\", "
+            "the behaviour segment \"At-Risk / Dormant\", the income quadrant \"At Risk\" or the lifecycle "
+            "state \"At Risk\": those are rules on recency, frequency, spend or income; this is a model's "
+            "probability.", higher_is_better=False, trend=False, source="model"),
     _count_sum("income_sum", "Annual income (sum)", "Σ annual income of the customers.",
                lambda t: t.annual_income, unit="currency", fmt="money", trend=False),
     _rate("avg_annual_income", "Avg Annual Income", "Mean annual income of the customers.", "income_sum",

@@ -1,25 +1,26 @@
-"""Churn risk from the BG/NBD model fitted on the selected range (DESIGN §3).
+"""Churn risk from the filter state's purchase model (DESIGN §3).
 
-**Churn risk** = 1 − P(alive): the probability that a customer has silently stopped buying, given how
-often they bought in the range (repeat purchase days x), when they last bought (t_x) and how long they
-have been watched (T, first order in the range → as-of date). Bands: Low < 0.3 ≤ Medium < 0.7 ≤ High.
-**At-risk rate** = customers with churn risk ≥ 0.7 / Total Customers.
+**Churn risk** = 1 − P(alive): the probability that a customer has silently stopped buying, given their
+whole purchase history up to the as-of date: repeat purchase days x, the time of their last purchase t_x
+and their age T (first valid order ever → as-of date). The range says who is in scope (a valid order in
+it); the model learns from everything those customers did before its end. Bands: Low < 0.3 ≤ Medium <
+0.7 ≤ High. **High churn risk (≥ 70 %)** = customers with churn risk ≥ 0.7 / Total Customers.
 
 How to read it: a customer who bought often and then went quiet for much longer than their usual gap
-scores high; a recent frequent buyer scores low. BG/NBD lets customers drop out only right after a
-repeat purchase, so **one-time buyers (x = 0) always get churn risk 0** — the model has no evidence
-about their churn; look at recency (RFM, the behaviour segments) for them.
+scores high; a recent frequent buyer scores low. The purchase model is one of a family
+(:mod:`metrics.models.purchase_models`): BG/NBD lets customers drop out only right after a repeat
+purchase, so it gives one-time buyers churn risk 0; MBG/NBD and Pareto/NBD let one-time buyers age. The
+default is chosen on the data by a holdout test (:mod:`metrics.models.choice`); the state's ``model``
+overrides it.
 
-The model (:mod:`metrics.models.bgnbd`) is fitted once per filter state on engine-side groups of identical
-(x, t_x, T) and memoised; scores are joined back in the engine (:mod:`metrics.models.inputs`). When the
-selection cannot support a fit (no customers, one customer, fewer than 10 repeat buyers) every function
-returns zeros / empty frames with the right columns, and :func:`churn_model_summary` says why; frames
-carry the same text in ``frame.attrs["message"]`` ("" when the model is fine).
+The model is fitted once per scope and model on engine-side groups of identical (x, t_x, T) and memoised;
+scores are joined back in the engine (:mod:`metrics.models.scores`). When the selection cannot support a
+fit (no customers, one customer, fewer than 10 repeat buyers) every function returns zeros / empty frames
+with the right columns, and :func:`churn_model_summary` says why; frames carry the same text in
+``frame.attrs["message"]`` ("" when the model is fine).
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -31,6 +32,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
+from metrics.models.choice import fit_purchase_model, model_choice
 from metrics.models.clv import customer_clv, left_join_customers
 from metrics.models.inputs import (
     DEFAULT_TIME_UNIT,
@@ -38,13 +40,14 @@ from metrics.models.inputs import (
     HIGH_RISK_FROM,
     RISK_BANDS,
     btyd_groups,
-    customer_scores,
-    fit_purchase_model,
     fit_spend_model,
     group_scores,
-    unit_days,
+    model_population,
 )
-from metrics.population import customer_mart, customer_segments, orders_in_view, shown_labels
+from metrics.models.purchase_models import PURCHASE_MODELS
+from metrics.models.quality import repeat_days_by_offset, tracking_curve
+from metrics.models.scores import customer_scores
+from metrics.population import customer_mart, customer_segments, shown_labels
 from metrics.segments.rules import check_scheme
 
 #: "High revenue" in the action table: revenue at or above this quantile of the selection's customers.
@@ -61,26 +64,33 @@ def with_message(frame: pd.DataFrame, message: str) -> pd.DataFrame:
 
 @memoized
 def churn_model_summary(engine: Engine, filters: Filters) -> dict[str, object]:
-    """The fitted BG/NBD model of the filter state in plain numbers.
+    """The purchase model of the filter state in plain numbers.
 
     Keys: ``ok`` (a usable model exists), ``message`` (why not, or a fit warning; "" when all is well),
-    ``time_unit`` ("week"), ``r``, ``alpha``, ``a``, ``b`` (0.0 without a model), ``log_likelihood``,
-    ``converged``, ``iterations``, ``n_customers``, ``n_repeat_buyers``, ``n_groups`` (distinct
-    (x, t_x, T) rows fitted), ``mean_purchase_rate`` (r / α, purchases per week while active),
-    ``mean_dropout`` (a / (a + b), chance of dropping out after a purchase).
+    ``model`` (its key, e.g. "mbgnbd"), ``model_name`` ("MBG/NBD"), ``is_default`` (it is the data's
+    choice), ``default_model``, ``choice_reason`` (why the data chose the default), ``time_unit``
+    ("week"), ``params`` (name → value, in the model's order) and ``std_errors`` (name → standard error,
+    empty when unavailable), ``log_likelihood``, ``converged``, ``iterations``, ``n_customers``,
+    ``n_repeat_buyers``, ``n_groups`` (distinct (x, t_x, T) rows fitted) and ``mean_purchase_rate``
+    (r / α, purchases per week while active; 0.0 without a model).
     """
     fit = fit_purchase_model(engine, filters)
+    choice = model_choice(engine)
     out: dict[str, object] = {
-        "ok": fit.ok, "message": fit.message, "time_unit": fit.time_unit, "r": 0.0, "alpha": 0.0, "a": 0.0,
-        "b": 0.0, "log_likelihood": 0.0, "converged": False, "iterations": 0, "n_customers": fit.n_customers,
+        "ok": fit.ok, "message": fit.message, "model": fit.model_key, "model_name": fit.model_name,
+        "is_default": fit.model_key == choice.chosen, "default_model": choice.chosen,
+        "choice_reason": choice.reason, "time_unit": fit.time_unit, "params": {}, "std_errors": {},
+        "log_likelihood": 0.0, "converged": False, "iterations": 0, "n_customers": fit.n_customers,
         "n_repeat_buyers": fit.n_repeat_buyers, "n_groups": len(fit.groups), "mean_purchase_rate": 0.0,
-        "mean_dropout": 0.0,
     }
     if fit.model is not None and fit.model.result is not None:
-        p = fit.model.params
-        out.update(r=p.r, alpha=p.alpha, a=p.a, b=p.b, log_likelihood=fit.model.result.log_likelihood,
-                   converged=fit.model.converged, iterations=fit.model.result.iterations,
-                   mean_purchase_rate=p.r / p.alpha, mean_dropout=p.a / (p.a + p.b))
+        names = PURCHASE_MODELS[fit.model_key].param_names
+        values = [float(v) for v in fit.model.params.as_array()]
+        errors = fit.model.result.std_errors
+        out.update(params=dict(zip(names, values, strict=True)),
+                   std_errors={} if errors is None else dict(zip(names, map(float, errors.as_array()), strict=True)),
+                   log_likelihood=fit.model.result.log_likelihood, converged=fit.model.converged,
+                   iterations=fit.model.result.iterations, mean_purchase_rate=values[0] / values[1])
     return out
 
 
@@ -162,7 +172,8 @@ def churn_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") 
 
 ACTION_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "segment": "str", "orders": "int64",
                   "revenue": "float64", "recency_days": "int64", "churn_risk": "float64",
-                  "predicted_clv": "float64", "revenue_at_risk": "float64"}
+                  "expected_purchases_12m": "float64", "predicted_clv": "float64", "predicted_clv_low": "float64",
+                  "predicted_clv_high": "float64", "revenue_at_risk": "float64"}
 
 
 @memoized
@@ -173,8 +184,9 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
     (revenue × churn risk, largest first; ties by customer_id), at most ``limit`` rows.
 
     Columns: ``customer_id``, ``name``, ``country``, ``segment`` (loyalty tier), ``orders``, ``revenue``,
-    ``recency_days``, ``churn_risk``, ``predicted_clv`` (next 12 months, 0 when the spend model is not
-    available), ``revenue_at_risk``.
+    ``recency_days``, ``churn_risk``, ``expected_purchases_12m``, ``predicted_clv`` (next 12 months, 0 when
+    the spend model is not available) with its 80 % interval ``predicted_clv_low`` … ``predicted_clv_high``
+    (empty without one), ``revenue_at_risk``.
     """
     fit = fit_purchase_model(engine, filters)
     scores = customer_scores(engine, filters)
@@ -187,7 +199,8 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
     high = scores.filter((scores.churn_risk >= HIGH_RISK_FROM) & (scores.revenue >= threshold))
     t = high.inner_join(info, "customer_id")
     clv = customer_clv(engine, filters)
-    t = left_join_customers(t, clv.select("customer_id", clv_value=clv.predicted_clv))
+    t = left_join_customers(t, clv.select("customer_id", "predicted_clv_low", "predicted_clv_high",
+                                          clv_value=clv.predicted_clv))
     t = t.mutate(predicted_clv=t.clv_value.fill_null(0.0), revenue_at_risk=t.revenue * t.churn_risk)
     t = t.order_by([ibis.desc("revenue_at_risk"), "customer_id"]).limit(int(limit))
     frame = engine.execute(t.select(*ACTION_COLUMNS))
@@ -202,49 +215,62 @@ FITTED_COLUMNS = {"week": "int64", "date": "datetime64[ns]", "actual": "float64"
 
 @memoized
 def fitted_vs_actual(engine: Engine, filters: Filters) -> pd.DataFrame:
-    """Cumulative repeat purchases of the selection, actual vs what the fitted model expects, week by week.
+    """Cumulative repeat purchases over the range, actual vs what the state's model expects, week by week
+    (the tracking chart, FHL 2005, Figure 2), for the customers the model is fitted on: everyone of the
+    state's Prime and country choices acquired by its end (:func:`~metrics.models.inputs.model_population`;
+    a segment focus plays no part — a chart of only the range's buyers would compare survivors with a model
+    of everyone).
 
     Week k ends on day min(7k, D − 1) of the range (day 0 = start, D = days in the range; the last week
-    may be partial). ``actual_cumulative`` counts repeat purchase days (purchase days after each
-    customer's first in the range) up to that day; ``expected_cumulative`` is Σ over customers of the
-    model's E[X(t)] for the time t since their first purchase in the range (FHL 2005, Figure 2).
-    ``actual`` / ``expected`` are the weekly increments. Columns ``week``, ``date`` (end of the week),
-    ``actual``, ``expected``, ``actual_cumulative``, ``expected_cumulative``; empty without a model.
+    may be partial). ``actual_cumulative`` counts repeat purchase days (valid purchase days after each
+    customer's first ever) from the range start up to that day; ``expected_cumulative`` is Σ over those
+    customers of the model's E[X(t)] over the same days for a customer acquired at their first purchase
+    (customers acquired before the range count only what falls in it). ``actual`` / ``expected`` are the
+    weekly increments. Columns ``week``, ``date`` (end of the week), ``actual``, ``expected``,
+    ``actual_cumulative``, ``expected_cumulative``; empty without a model.
     """
     fit = fit_purchase_model(engine, filters)
     if fit.model is None:
         return with_message(empty_frame(FITTED_COLUMNS), fit.message)
-    last = filters.days - 1
-    grid = np.unique(np.minimum(np.arange(0, last + 7, 7), last))  # day offsets ending each week
-    # acquisition: first purchase day offset = last − T in days
-    groups = btyd_groups(engine, filters)  # the customers in view, scored by the scope's model
-    born = groups.groupby(last - groups.tenure_days).customers.sum()
-    offsets, counts = born.index.to_numpy(float), born.to_numpy(float)
-    elapsed = (grid[None, :] - offsets[:, None]) / unit_days(fit.time_unit)
-    expected = np.zeros_like(elapsed)
-    alive = elapsed > 0
-    expected[alive] = fit.model.expected_purchases_population(elapsed[alive])
-    expected_cumulative = counts @ expected
-
-    orders = orders_in_view(engine, filters)
-    days = orders.select("customer_id", "order_date").distinct()
-    days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
-    repeat = days.filter(days.order_date > days.first_day)
-    per_day = engine.execute(repeat.group_by(
-        offset=repeat.order_date.delta(ibis.literal(filters.start), unit="day")).aggregate(n=repeat.count()))
-    per_day_counts = np.zeros(last + 1)
-    np.add.at(per_day_counts, per_day.offset.to_numpy(int), per_day.n.to_numpy(float))
-    actual_cumulative = np.cumsum(per_day_counts)[grid]
-
-    frame = pd.DataFrame({
-        "week": np.arange(len(grid), dtype="int64"),
-        "date": pd.to_datetime([filters.start + timedelta(days=int(d)) for d in grid]).astype("datetime64[ns]"),
-        "actual_cumulative": actual_cumulative,
-        "expected_cumulative": expected_cumulative,
-    })
+    population = model_population(engine, filters)
+    groups = btyd_groups(engine, population)
+    repeat_days = repeat_days_by_offset(engine, population, filters.end, start=filters.start)
+    curve = tracking_curve(fit.model, fit.time_unit, groups, filters.scope, repeat_days)
+    frame = curve.rename(columns={"predicted_cumulative": "expected_cumulative"})
     frame["actual"] = frame.actual_cumulative.diff().fillna(frame.actual_cumulative)
     frame["expected"] = frame.expected_cumulative.diff().fillna(frame.expected_cumulative)
     return with_message(frame[list(FITTED_COLUMNS)], fit.message)
+
+
+P_ALIVE_COLUMNS = {"frequency": "int64", "weeks_since_last": "int64", "p_alive": "float64"}
+#: Rows (repeat purchase days 0 … this) and columns (weeks since the last purchase) of the P(alive) grid.
+P_ALIVE_MAX_FREQUENCY = 20
+P_ALIVE_WEEK_STEP = 4
+
+
+@memoized
+def p_alive_matrix(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """P(alive) under the state's model over repeat purchase days x = 0 … 20 and weeks since the last
+    purchase (0, 4, 8, …) for a customer whose first purchase was as long ago as the median customer in
+    view's (``frame.attrs["age_weeks"]``): the lifetimes-style "probability alive" matrix. Long format:
+    ``frequency``, ``weeks_since_last``, ``p_alive``; empty without a model."""
+    fit = fit_purchase_model(engine, filters)
+    groups = btyd_groups(engine, filters)
+    if fit.model is None or groups.empty:
+        return with_message(empty_frame(P_ALIVE_COLUMNS), fit.message)
+    order = groups.sort_values("T")
+    cumulative = order.customers.cumsum().to_numpy()
+    age = float(order["T"].to_numpy()[np.searchsorted(cumulative, cumulative[-1] / 2.0)])
+    weeks = np.arange(0, int(age) + 1, P_ALIVE_WEEK_STEP)
+    x_grid, since_grid = np.meshgrid(np.arange(P_ALIVE_MAX_FREQUENCY + 1), weeks, indexing="ij")
+    x, since = x_grid.ravel().astype(float), since_grid.ravel().astype(float)
+    recency = np.where(x > 0, age - since, 0.0)  # a one-time buyer's last purchase is their first
+    keep = (x == 0) & (since == weeks.max()) | (x > 0)
+    p = fit.model.p_alive(x[keep], recency[keep], np.full(keep.sum(), age))
+    frame = pd.DataFrame({"frequency": x[keep].astype("int64"), "weeks_since_last": since[keep].astype("int64"),
+                          "p_alive": p})
+    frame.attrs["age_weeks"] = age
+    return with_message(frame, fit.message)
 
 
 __all__ = [
@@ -256,4 +282,5 @@ __all__ = [
     "customer_action_table",
     "customer_churn",
     "fitted_vs_actual",
+    "p_alive_matrix",
 ]

@@ -59,10 +59,12 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.mart import MONEY_DECIMALS
-from metrics.models.bgnbd import BGNBDModel, ModelFitError
+from metrics.mart import MONEY_DECIMALS, scope_mart
+from metrics.models.fitted_model import ModelFitError
 from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
-from metrics.population import orders_in_view, unlabelled_mart
+from metrics.models.purchase_models import PURCHASE_MODELS, PurchaseModel
+from metrics.population import members, orders_in_view, unlabelled_mart
+from metrics.selection import scope_orders
 
 #: Days per model time unit.
 TIME_UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -96,26 +98,54 @@ def horizon_units(time_unit: str, months: int = HORIZON_MONTHS) -> float:
     return months * DAYS_PER_MONTH / unit_days(time_unit)
 
 
-# ----- BG/NBD inputs ---------------------------------------------------------------------------------------
+# ----- purchase-model inputs: each in-scope customer's whole history ---------------------------------------
+
+@memoized(scope_only=True)
+def history_triples(engine: Engine, filters: Filters) -> ir.Table:
+    """Per customer of the scope's mart (a valid order in the range): the BTYD triple over their **whole
+    valid history up to the as-of date** — ``frequency`` (x: distinct valid purchase days − 1),
+    ``span_days`` (t_x: first → last purchase day) and ``tenure_days`` (T: first purchase day → as-of
+    date). The range says who is in scope; the models learn from everything those customers did before
+    its end (a customer "born" before the range keeps their age and repeat purchases)."""
+    buyers = scope_mart(engine, filters).select("customer_id")
+    orders = scope_orders(engine, filters, whole_history=True).semi_join(buyers, "customer_id")
+    per = orders.group_by("customer_id").aggregate(
+        order_days=orders.order_date.nunique(), first_day=orders.order_date.min(), last_day=orders.order_date.max())
+    return per.select(
+        "customer_id", frequency=(per.order_days - 1).cast("int64"),
+        span_days=per.last_day.delta(per.first_day, unit="day").cast("int64"),
+        tenure_days=ibis.literal(filters.as_of).delta(per.first_day, unit="day").cast("int64"))
+
+
+def triples_in_view(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`history_triples` of the customers in view (the focus's customers, or every scope customer)."""
+    return _only_in_view(history_triples(engine, filters), engine, filters)
+
+
+def _only_in_view(table: ir.Table, engine: Engine, filters: Filters) -> ir.Table:
+    ids = members(engine, filters)
+    return table if ids is None else table.semi_join(ids, "customer_id")
+
 
 @memoized
 def _day_groups(engine: Engine, filters: Filters) -> pd.DataFrame:
-    mart = unlabelled_mart(engine, filters)
-    grouped = mart.group_by(*GROUP_COLUMNS).aggregate(customers=mart.count())
+    triples = triples_in_view(engine, filters)
+    grouped = triples.group_by(*GROUP_COLUMNS).aggregate(customers=triples.count())
     frame = engine.execute(grouped.order_by(*GROUP_COLUMNS))
     return frame.astype({c: "int64" for c in (*GROUP_COLUMNS, "customers")}).reset_index(drop=True)
 
 
 def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> pd.DataFrame:
-    """Distinct BTYD rows of the selection with their customer counts, grouped in the engine.
+    """Distinct whole-history BTYD rows (:func:`history_triples`) of the customers in view with their
+    counts, grouped in the engine.
 
     Columns: ``frequency`` (x, repeat purchase days), ``span_days`` and ``tenure_days`` (t_x and T in
-    whole days, the join keys back to the mart), ``recency`` and ``T`` (the same in ``time_unit``) and
-    ``customers`` (how many customers share the row). Sorted by the three keys; empty (same columns)
+    whole days, the join keys back to the customers), ``recency`` and ``T`` (the same in ``time_unit``)
+    and ``customers`` (how many customers share the row). Sorted by the three keys; empty (same columns)
     for an empty selection. ``customers`` adds up to the mart's customer count.
     """
     days = unit_days(time_unit)
-    frame = _day_groups(engine, filters).copy()
+    frame = _day_groups(engine, filters.with_model(None)).copy()  # data only: every model shares it
     frame["recency"] = frame.span_days / days
     frame["T"] = frame.tenure_days / days
     return frame[[*GROUP_COLUMNS, "recency", "T", "customers"]]
@@ -125,8 +155,10 @@ def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_
 
 def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per repeat buyer of the selection: ``customer_id``, ``frequency`` (repeat purchase days) and
-    ``monetary_value`` (mean net revenue per repeat purchase day), as an Ibis expression."""
-    orders = orders_in_view(engine, filters)
+    ``monetary_value`` (mean net revenue per repeat purchase day) over the customer's whole valid history
+    up to the as-of date (as the purchase model sees it), as an Ibis expression."""
+    buyers = unlabelled_mart(engine, filters).select("customer_id")
+    orders = orders_in_view(engine, filters, whole_history=True).semi_join(buyers, "customer_id")
     days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
     days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
     repeat = days.order_date > days.first_day
@@ -138,10 +170,14 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
 
 
-@memoized
 def repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
     """:func:`repeat_spend_expr` computed once per filter state (it is read by the spend fit and by the
-    CLV table)."""
+    CLV table); it is data only, so every model choice shares it."""
+    return _repeat_spend(engine, filters.with_model(None))
+
+
+@memoized
+def _repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
     return repeat_spend_expr(engine, filters)
 
 
@@ -179,12 +215,14 @@ def spend_inputs(engine: Engine, filters: Filters, max_customers: int = MAX_SPEN
 
 @dataclass(frozen=True)
 class PurchaseModelFit:
-    """The BG/NBD model of a filter state, or why there is none (``model is None``, ``message``)."""
+    """A purchase model (``model_key`` of :data:`PURCHASE_MODELS`) fitted on a scope, or why there is none
+    (``model is None``, ``message``)."""
     #: Safe to keep in the shared on-disk cache (numbers, arrays and frames only), see metrics.shared_cache.
     plain_data: ClassVar[bool] = True
     filters: Filters
     time_unit: str
-    model: BGNBDModel | None
+    model_key: str
+    model: PurchaseModel | None
     groups: pd.DataFrame
     n_customers: int
     n_repeat_buyers: int
@@ -195,6 +233,10 @@ class PurchaseModelFit:
     @property
     def ok(self) -> bool:
         return self.model is not None
+
+    @property
+    def model_name(self) -> str:
+        return str(PURCHASE_MODELS[self.model_key].model_name)
 
 
 @dataclass(frozen=True)
@@ -215,38 +257,67 @@ class SpendModelFit:
         return self.model is not None
 
 
-def _fit_message(model: BGNBDModel | GammaGammaModel) -> str:
+def _fit_message(model: PurchaseModel | GammaGammaModel) -> str:
     return model.result.message if model.result is not None else "no fit result"
 
 
+def fit_groups(model_key: str, groups: pd.DataFrame) -> tuple[PurchaseModel | None, str]:
+    """Fit purchase model ``model_key`` on grouped rows (``frequency``, ``recency``, ``T``, ``customers``):
+    the model, or None, and a message ("" when the fit is fine, else why not or a fit warning)."""
+    cls = PURCHASE_MODELS[model_key]
+    name = cls.model_name
+    if groups.empty or int(groups.customers.sum()) == 0:
+        return None, NO_CUSTOMERS
+    try:
+        model = cls().fit(groups.frequency, groups.recency, groups["T"], weights=groups.customers)
+    except ModelFitError as exc:
+        return None, f"{name} churn model not fitted: {exc}."
+    return model, "" if model.converged else f"{name} churn model fitted with a warning: {_fit_message(model)}."
+
+
 @memoized(scope_only=True)
-def fit_purchase_model(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> PurchaseModelFit:
-    """BG/NBD fitted with weights on the engine-side groups of the filter state (memoised per state and
-    unit). Never raises for data reasons: an empty selection, a single customer or too few repeat
-    buyers give ``model=None`` and a message saying why. Fitted on the scope (a focus does not refit)."""
+def fit_model(engine: Engine, filters: Filters, model_key: str, time_unit: str = DEFAULT_TIME_UNIT
+              ) -> PurchaseModelFit:
+    """Purchase model ``model_key`` fitted with weights on the engine-side groups of the whole-history
+    triples of the customers of ``filters`` (memoised per scope, model and unit; a state's models are
+    fitted on its :func:`model_population`, see :func:`metrics.models.choice.fit_purchase_model`). Never
+    raises for data reasons: an empty selection, a single customer or too few repeat buyers give
+    ``model=None`` and a message saying why."""
+    if model_key not in PURCHASE_MODELS:
+        raise ValueError(f"unknown purchase model {model_key!r}; choose from {', '.join(PURCHASE_MODELS)}")
     unit_days(time_unit)  # an unknown unit is an error, not a data reason
     started = time.perf_counter()
     groups = btyd_groups(engine, filters, time_unit)
     grouped = time.perf_counter()
     n = int(groups.customers.sum())
     repeat = int(groups.customers[groups.frequency > 0].sum())
-    common: dict[str, Any] = {"filters": filters, "time_unit": time_unit, "groups": groups, "n_customers": n,
-                              "n_repeat_buyers": repeat, "group_seconds": grouped - started}
-    if n == 0:
-        return PurchaseModelFit(model=None, message=NO_CUSTOMERS, **common)
-    try:
-        model = BGNBDModel().fit(groups.frequency, groups.recency, groups["T"], weights=groups.customers)
-    except ModelFitError as exc:
-        return PurchaseModelFit(model=None, message=f"Churn model not fitted: {exc}.", **common)
-    message = "" if model.converged else f"Churn model fitted with a warning: {_fit_message(model)}."
-    return PurchaseModelFit(model=model, message=message, fit_seconds=time.perf_counter() - grouped, **common)
+    model, message = fit_groups(model_key, groups)
+    return PurchaseModelFit(filters=filters, time_unit=time_unit, model_key=model_key, model=model, groups=groups,
+                            n_customers=n, n_repeat_buyers=repeat, message=message,
+                            group_seconds=grouped - started, fit_seconds=time.perf_counter() - grouped)
+
+
+def model_population(engine: Engine, filters: Filters) -> Filters:
+    """The customers a state's models are fitted on: every customer of its Prime and country choices with
+    a valid order on or before the as-of date (the range end), each with their whole history.
+
+    Not only the range's buyers: requiring a purchase in the range selects the survivors, whose long
+    histories without a dropout make the fitted dropout far too low (on the default data MBG/NBD's mean
+    dropout a/(a+b) fell from 0.18 to 0.04 and the RFM "Lost" customers' mean churn risk from 0.53, what
+    the generator's ground truth says, to 0.18). The range still says whom the page shows and scores.
+    States with the same end and customer choices share the fit."""
+    first = engine.date_bounds()[0]
+    return Filters(min(first, filters.end), filters.end, filters.prime, filters.countries)
+
+
+def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
+    """Gamma-Gamma of a state: fitted on its :func:`model_population` (memoised there), with the
+    frequency–monetary correlation check (the model assumes the two are independent)."""
+    return _fit_spend(engine, model_population(engine, filters))
 
 
 @memoized(scope_only=True)
-def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
-    """Gamma-Gamma fitted on the repeat buyers' mean repeat-day value (memoised per filter state), with
-    the frequency–monetary correlation check (the model assumes the two are independent). Fitted on the
-    scope (a focus does not refit)."""
+def _fit_spend(engine: Engine, filters: Filters) -> SpendModelFit:
     inputs = spend_inputs(engine, filters)
     g = inputs.groups
     fitted = int(g.customers.sum())
@@ -269,12 +340,37 @@ def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:
 
 # ----- scoring ---------------------------------------------------------------------------------------------
 
+def _discounted_purchases(model: PurchaseModel, time_unit: str, x: np.ndarray, t_x: np.ndarray, age: np.ndarray,
+                          discount_rate_monthly: float, months: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases over the next ``months`` months, plain and with month i divided by (1 + d)^i."""
+    step = horizon_units(time_unit, 1)
+    expected = model.expected_purchases(step * months, x, t_x, age)
+    if discount_rate_monthly == 0.0:
+        return expected, expected
+    discounted, previous = np.zeros(len(x)), np.zeros(len(x))
+    for i in range(1, months + 1):
+        current = model.expected_purchases(step * i, x, t_x, age)
+        discounted += (current - previous) / (1.0 + discount_rate_monthly) ** i
+        previous = current
+    return expected, np.maximum(discounted, 0.0)
+
+
+def next_purchase_days(model: PurchaseModel, time_unit: str, x: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Days until a customer who stays active has an even chance of having bought again: the median of the
+    waiting time when the purchase rate is λ ~ Gamma(r + x, α + T) (the posterior of every model of the
+    family given the customer is alive at T): (α + T)·(2^(1/(r+x)) − 1) time units, rounded up."""
+    r, alpha = (float(v) for v in model.params.as_array()[:2])
+    wait = (alpha + age) * np.expm1(np.log(2.0) / (r + x))
+    return np.ceil(wait * unit_days(time_unit))
+
+
 def group_scores(fit: PurchaseModelFit, discount_rate_monthly: float = 0.0,
                  months: int = HORIZON_MONTHS) -> pd.DataFrame:
-    """Per distinct (x, t_x, T) row: ``p_alive``, ``expected_purchases`` (next ``months`` months) and
-    ``discounted_purchases`` (the same, month i divided by (1 + d)^i; equal when d = 0). Empty when
-    there is no model."""
-    columns = [*GROUP_COLUMNS, "p_alive", "expected_purchases", "discounted_purchases"]
+    """Per distinct (x, t_x, T) row: ``p_alive``, ``expected_purchases`` (next ``months`` months),
+    ``discounted_purchases`` (the same, month i divided by (1 + d)^i; equal when d = 0) and
+    ``next_purchase_days`` (:func:`next_purchase_days`; NaN where P(alive) ≤ 0.5: a customer more likely
+    gone than not has no expected next purchase). Empty when there is no model."""
+    columns = [*GROUP_COLUMNS, "p_alive", "expected_purchases", "discounted_purchases", "next_purchase_days"]
     if fit.model is None or fit.groups.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c in GROUP_COLUMNS else "float64") for c in columns})
     if not (np.isfinite(discount_rate_monthly) and discount_rate_monthly > -1.0):
@@ -282,20 +378,39 @@ def group_scores(fit: PurchaseModelFit, discount_rate_monthly: float = 0.0,
     g = fit.groups
     x, t_x, age = g.frequency.to_numpy(float), g.recency.to_numpy(float), g["T"].to_numpy(float)
     model = fit.model
-    step = horizon_units(fit.time_unit, 1)
-    expected = model.expected_purchases(step * months, x, t_x, age)
-    if discount_rate_monthly == 0.0:
-        discounted = expected
-    else:
-        discounted, previous = np.zeros(len(g)), np.zeros(len(g))
-        for i in range(1, months + 1):
-            current = model.expected_purchases(step * i, x, t_x, age)
-            discounted += (current - previous) / (1.0 + discount_rate_monthly) ** i
-            previous = current
+    expected, discounted = _discounted_purchases(model, fit.time_unit, x, t_x, age, discount_rate_monthly, months)
     out = g[list(GROUP_COLUMNS)].copy()
     out["p_alive"] = model.p_alive(x, t_x, age)
     out["expected_purchases"] = expected
-    out["discounted_purchases"] = np.maximum(discounted, 0.0)
+    out["discounted_purchases"] = discounted
+    out["next_purchase_days"] = np.where(out.p_alive > 0.5, next_purchase_days(model, fit.time_unit, x, age), np.nan)
+    return out
+
+
+#: Central-difference step on the log scale for the gradients of the CLV interval.
+_LOG_STEP = 1e-4
+
+
+def purchase_gradients(fit: PurchaseModelFit, discount_rate_monthly: float = 0.0,
+                       months: int = HORIZON_MONTHS) -> pd.DataFrame | None:
+    """Per distinct (x, t_x, T) row: ``grad_0`` … ``grad_{k-1}``, the derivative of the (discounted) expected
+    purchases of the next ``months`` months with respect to the log of each model parameter (central
+    differences), for the delta-method CLV interval. None without a model or a parameter covariance."""
+    model = fit.model
+    if model is None or fit.groups.empty or model.param_covariance() is None:
+        return None
+    g = fit.groups
+    x, t_x, age = g.frequency.to_numpy(float), g.recency.to_numpy(float), g["T"].to_numpy(float)
+    log_params = np.log(model.params.as_array())
+    out = g[list(GROUP_COLUMNS)].copy()
+    for k in range(len(log_params)):
+        values = []
+        for sign in (1.0, -1.0):
+            shifted = log_params.copy()
+            shifted[k] += sign * _LOG_STEP
+            other = type(model).from_array(np.exp(shifted))
+            values.append(_discounted_purchases(other, fit.time_unit, x, t_x, age, discount_rate_monthly, months)[1])
+        out[f"grad_{k}"] = (values[0] - values[1]) / (2 * _LOG_STEP)
     return out
 
 
@@ -303,31 +418,6 @@ def risk_band_expr(churn_risk: ir.FloatingValue) -> ir.StringValue:
     """Low < 0.3 ≤ Medium < 0.7 ≤ High."""
     return ibis.cases((churn_risk < MEDIUM_RISK_FROM, RISK_BANDS[0]), (churn_risk < HIGH_RISK_FROM, RISK_BANDS[1]),
                       else_=RISK_BANDS[2])
-
-
-SCORE_COLUMNS = ("customer_id", "orders", "revenue", "frequency", "recency_days", "span_days", "tenure_days",
-                 "p_alive", "churn_risk", "risk_band", "expected_purchases_12m")
-
-
-@memoized
-def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_UNIT) -> ir.Table | None:
-    """The customers in view with ``p_alive``, ``churn_risk`` (= 1 − p_alive), ``risk_band`` and
-    ``expected_purchases_12m``: the scope model's group scores joined back in the engine and materialised
-    once per filter state. ``None`` when the model could not be fitted (see :func:`fit_purchase_model`)."""
-    fit = fit_purchase_model(engine, filters, time_unit)
-    if fit.model is None:
-        return None
-
-    scores = ibis.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases"]])
-    mart = unlabelled_mart(engine, filters)
-    joined = mart.inner_join(scores, list(GROUP_COLUMNS))
-    churn_risk = 1.0 - joined.p_alive
-    out = joined.select(
-        "customer_id", "orders", "revenue", "frequency", "recency_days", "span_days", "tenure_days",
-        "p_alive", churn_risk=churn_risk, risk_band=risk_band_expr(churn_risk),
-        expected_purchases_12m=joined.expected_purchases,
-    )
-    return out
 
 
 def expected_order_value_expr(spend: SpendModelFit, frequency: ir.IntegerValue,
