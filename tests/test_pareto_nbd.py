@@ -221,6 +221,25 @@ def test_gradient_is_the_likelihoods(simulated):
         np.testing.assert_allclose(lik(theta)[1], numeric, rtol=1e-5, atol=1e-7)
 
 
+def test_pair_and_row_evaluations_agree(simulated, monkeypatch):
+    # Whole days: the dropout integral once per distinct (x, t) pair; the same value and gradient as
+    # evaluating it per customer row (the way taken when pairs are not fewer than rows).
+    import metrics.models.pareto_nbd as pareto
+
+    x, t_x, T = simulated
+    gx, gt, gT, counts = group_customers(x, t_x, T)
+    by_pairs = _ParetoNBDLikelihood(gx, gt, gT, counts.astype(float), 50.0)
+    monkeypatch.setattr(pareto, "_PAIR_SHARE", 0.0)
+    by_rows = _ParetoNBDLikelihood(gx, gt, gT, counts.astype(float), 50.0)
+    assert by_pairs.by_pairs and not by_rows.by_pairs
+    assert by_pairs.n_pairs < 0.6 * gx.size
+    for theta in (np.log([0.55, 0.2, 0.6, 0.25]), np.log([2.0, 1.0, 3.0, 0.3]), np.log([0.1, 0.01, 0.2, 8.0])):
+        f_p, g_p = by_pairs(theta)
+        f_r, g_r = by_rows(theta)
+        assert f_p == pytest.approx(f_r, rel=1e-12)
+        np.testing.assert_allclose(g_p, g_r, rtol=1e-9, atol=1e-12)
+
+
 def test_simulated_purchases_match_the_model_mean(simulated):
     x, _, T = simulated
     expected = ParetoNBDModel.from_params(TRUE).expected_purchases_population(T).mean()

@@ -232,19 +232,25 @@ def _log_terms(params: ParetoNBDParams, x: FloatArray, t_x: FloatArray, T: Float
 # --------------------------------------------------------------------------------------------------
 
 
+#: Pair mode when the distinct (x, t) pairs are fewer than this share of the rows with a dropout term.
+_PAIR_SHARE = 0.9
+
+
 class _ParetoNBDLikelihood:
     """Weighted Pareto/NBD log-likelihood and its analytic gradient, in log-parameter space.
 
     Per customer (Fader & Hardie 2005, eq. 4 before the hypergeometric step), in log space:
 
         log L = log Γ(r+x) - log Γ(r) + r log α + s log β
-                + logaddexp( -(r+x) log(α+T) - s log(β+T),  log s + log[J(t_x) - J(T)] )
+                + logaddexp( -(r+x) log(α+T) - s log(β+T),  log s + log ∫_{t_x}^T (α+τ)^-(r+x) (β+τ)^-(s+1) dτ )
 
-    with J(t) = ∫_t^{T_end} (α+τ)^-(r+x) (β+τ)^-(s+1) dτ and T_end the largest T. J depends on the
-    customer only through (x, t), so it is evaluated once per distinct (x, t) pair among the (x, t_x)
-    and (x, T) of the data (with whole days, a small fraction of the rows), and so is the first
-    summand; J(t_x) - J(T) is formed in log space (log J(t_x) + log(1 - e^(log J(T) - log J(t_x)))).
-    The gradient flows back to the pairs through per-pair sums of the customers' weights.
+    The integral is the costly part. With whole days most customers share their (x, t_x) and their
+    (x, T) with others, so it is written as J(t_x) - J(T) with J(t) = ∫_t^{T_end} (same integrand)
+    and T_end the largest T: J is then evaluated once per distinct (x, t) pair among the (x, t_x) and
+    (x, T) of the data, and so is the first summand; J(t_x) - J(T) is formed in log space
+    (log J(t_x) + log(1 - e^(log J(T) - log J(t_x)))) and the gradient flows back to the pairs through
+    per-pair sums of the customers' weights. When the pairs are not clearly fewer than the customers'
+    rows (continuous times, or very frequent buyers) the integral is evaluated per row instead.
     Customers with t_x = T only have the first summand.
     Times are divided by ``scale`` so α and β are of order one; this shifts the log-likelihood by the
     constant ``-Σ w·x·log(scale)``, added back in :meth:`original_units_ll`.
@@ -255,27 +261,33 @@ class _ParetoNBDLikelihood:
         self.total_weight = float(w.sum())
         self.sum_wx = _wsum(w, x)
         tx_s, T_s = t_x / scale, T / scale
-        self.t_end = float(T_s.max())
         self.xu, x_inv = np.unique(x, return_inverse=True)
         x_inv = x_inv.astype(np.int64).ravel()
         self.Wu = np.bincount(x_inv, weights=w, minlength=self.xu.size)
+        gap = tx_s < T_s
+        self.w = w[gap]
         # distinct (x, t) pairs over (x, t_x) and (x, T)
         times, t_inv = np.unique(np.concatenate([tx_s, T_s]), return_inverse=True)
         n = x.size
         key = np.concatenate([x_inv, x_inv]) * times.size + t_inv.astype(np.int64).ravel()
         pair_key, pair_inv = np.unique(key, return_inverse=True)
-        pair_inv = pair_inv.astype(np.intp).ravel()
-        self.pair_x = self.xu[pair_key // times.size]
-        self.pair_t = times[pair_key % times.size]
-        n_pairs = pair_key.size
-        gap = tx_s < T_s
-        self.i_tx = pair_inv[:n][gap]
-        self.i_T = pair_inv[n:][gap]
-        self.w = w[gap]
-        self.W_gap = float(self.w.sum())
-        # customers with t_x = T: only the "alive" summand, a fixed weight per pair
-        self.P_nogap = np.bincount(pair_inv[n:][~gap], weights=w[~gap], minlength=n_pairs)
-        self.n_pairs = n_pairs
+        self.by_pairs = pair_key.size < _PAIR_SHARE * self.w.size
+        if self.by_pairs:
+            pair_inv = pair_inv.astype(np.intp).ravel()
+            self.n_pairs = pair_key.size
+            self.t_end = float(T_s.max())
+            self.pair_x = self.xu[pair_key // times.size]
+            self.pair_t = times[pair_key % times.size]
+            self.i_tx = pair_inv[:n][gap]
+            self.i_T = pair_inv[n:][gap]
+            # customers with t_x = T: only the "alive" summand, a fixed weight per pair
+            self.P_nogap = np.bincount(pair_inv[n:][~gap], weights=w[~gap], minlength=self.n_pairs)
+        else:
+            self.x_gap, self.tx_gap, self.T_gap = x[gap], tx_s[gap], T_s[gap]
+            # the "alive" summand of every row: rows with a dropout term first, then those without
+            self.x_alive = np.concatenate([x[gap], x[~gap]])
+            self.t_alive = np.concatenate([T_s[gap], T_s[~gap]])
+            self.w_nogap = w[~gap]
 
     def original_units_ll(self, scaled_ll: float) -> float:
         return scaled_ll - self.sum_wx * np.log(self.scale)
@@ -284,43 +296,59 @@ class _ParetoNBDLikelihood:
         """Negative mean log-likelihood and its gradient with respect to log(r, α, s, β)."""
         r, al, s, be = np.exp(theta)
         W = self.total_weight
-        p = r + self.pair_x
-        gap = _log_gap_integral(p, s + 1.0, al, be, self.pair_t, self.t_end)
-        g = gap.log_value
-        log_at = np.log(al + self.pair_t)
-        log_bt = np.log(be + self.pair_t)
-        alive_pair = -p * log_at - s * log_bt
+
+        # ---- the two summands: per pair or per row
+        if self.by_pairs:
+            alive_x, alive_t = self.pair_x, self.pair_t
+            p = r + alive_x
+            gap = _log_gap_integral(p, s + 1.0, al, be, self.pair_t, self.t_end)
+            g = gap.log_value
+            log_at, log_bt = np.log(al + alive_t), np.log(be + alive_t)
+            alive_all = -p * log_at - s * log_bt
+            g_tx = g[self.i_tx]
+            with np.errstate(invalid="ignore"):
+                d = g[self.i_T] - g_tx  # log J(T) - log J(t_x) <= 0
+            one_minus = -np.expm1(np.minimum(np.nan_to_num(d, nan=0.0), 0.0))  # 1 - J(T)/J(t_x)
+            with np.errstate(divide="ignore"):
+                gone = np.log(s) + g_tx + np.log(one_minus)
+            alive = alive_all[self.i_T]
+            ll_nogap = _wsum(self.P_nogap, alive_all)
+        else:
+            alive_x, alive_t = self.x_alive, self.t_alive
+            p = r + alive_x
+            gap = _log_gap_integral(r + self.x_gap, s + 1.0, al, be, self.tx_gap, self.T_gap)
+            log_at, log_bt = np.log(al + alive_t), np.log(be + alive_t)
+            alive_all = -p * log_at - s * log_bt
+            with np.errstate(divide="ignore"):
+                gone = np.log(s) + gap.log_value
+            alive = alive_all[: self.w.size]
+            ll_nogap = _wsum(self.w_nogap, alive_all[self.w.size:])
 
         # ---- customers with t_x < T: logaddexp(alive, gone)
-        g_tx = g[self.i_tx]
-        with np.errstate(invalid="ignore"):
-            d = g[self.i_T] - g_tx  # log J(T) - log J(t_x) <= 0
-        one_minus = -np.expm1(np.minimum(np.nan_to_num(d, nan=0.0), 0.0))  # 1 - J(T)/J(t_x)
-        with np.errstate(divide="ignore"):
-            gone = np.log(s) + g_tx + np.log(one_minus)
-        alive = alive_pair[self.i_T]
         diff = gone - alive
         e = np.exp(-np.abs(diff))
         lse = alive + np.maximum(diff, 0.0) + np.log1p(e)
         inv1pe = 1.0 / (1.0 + e)
         w_gone = self.w * np.where(diff >= 0, inv1pe, e * inv1pe)  # weight × P(dropped out | data)
         w_alive = self.w - w_gone
-        c_tx = np.divide(w_gone, one_minus, out=np.zeros_like(w_gone), where=one_minus > 0)
-        c_T = w_gone - c_tx
-        P_alive = np.bincount(self.i_T, weights=w_alive, minlength=self.n_pairs) + self.P_nogap
-        P_gap = (np.bincount(self.i_tx, weights=c_tx, minlength=self.n_pairs)
-                 + np.bincount(self.i_T, weights=c_T, minlength=self.n_pairs))
-
+        if self.by_pairs:  # weights per pair of the two summands' gradients
+            c_tx = np.divide(w_gone, one_minus, out=np.zeros_like(w_gone), where=one_minus > 0)
+            weight_alive = np.bincount(self.i_T, weights=w_alive, minlength=self.n_pairs) + self.P_nogap
+            weight_gap = (np.bincount(self.i_tx, weights=c_tx, minlength=self.n_pairs)
+                          + np.bincount(self.i_T, weights=w_gone - c_tx, minlength=self.n_pairs))
+        else:
+            weight_alive = np.concatenate([w_alive, self.w_nogap])
+            weight_gap = w_gone
         Wu, xu = self.Wu, self.xu
         log_al, log_be = np.log(al), np.log(be)
         ll = (_wsum(Wu, special.gammaln(r + xu)) - W * special.gammaln(r) + W * (r * log_al + s * log_be)
-              + _wsum(self.w, lse) + _wsum(self.P_nogap, alive_pair))
+              + _wsum(self.w, lse) + ll_nogap)
         W_gone = float(w_gone.sum())
         g_r = (_wsum(Wu, special.digamma(r + xu)) - W * special.digamma(r) + W * log_al
-               - _wsum(P_alive, log_at) + _wsum(P_gap, gap.d_p))
-        g_al = W * r / al - _wsum(P_alive, p / (al + self.pair_t)) + _wsum(P_gap, gap.d_alpha)
-        g_s = W * log_be + W_gone / s - _wsum(P_alive, log_bt) + _wsum(P_gap, gap.d_q)
-        g_be = W * s / be - s * _wsum(P_alive, 1.0 / (be + self.pair_t)) + _wsum(P_gap, gap.d_beta)
+               - _wsum(weight_alive, log_at) + _wsum(weight_gap, gap.d_p))
+        g_al = W * r / al - _wsum(weight_alive, p / (al + alive_t)) + _wsum(weight_gap, gap.d_alpha)
+        g_s = W * log_be + W_gone / s - _wsum(weight_alive, log_bt) + _wsum(weight_gap, gap.d_q)
+        g_be = W * s / be - s * _wsum(weight_alive, 1.0 / (be + alive_t)) + _wsum(weight_gap, gap.d_beta)
         grad = np.array([g_r * r, g_al * al, g_s * s, g_be * be])
         return -ll / W, -grad / W
 
