@@ -15,6 +15,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 import metrics
 from metrics.engine import Engine
 from metrics.filters import Filters
+from metrics.models.inputs import months_back
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.rules import SCHEMES
 from metrics.settings import Settings
@@ -126,6 +128,10 @@ def _cases() -> dict[str, Case]:
         cases["churn_by_segment[loyalty]"] = lambda e, f: churn.churn_by_segment(e, f, "loyalty")
         cases["customer_action_table"] = lambda e, f: churn.customer_action_table(e, f, 100)
         cases["fitted_vs_actual"] = churn.fitted_vs_actual
+        cases["p_alive_matrix"] = churn.p_alive_matrix
+        for key in ("bgnbd", "mbgnbd", "pareto_nbd"):  # every model of the family, picked in the state
+            cases[f"churn_by_segment[loyalty,{key}]"] = (
+                lambda e, f, k=key: churn.churn_by_segment(e, f.with_model(k), "loyalty"))
     if clv := _optional("metrics.models.clv"):
         cases["customer_clv"] = lambda e, f: e.execute(clv.customer_clv(e, f).order_by("customer_id"))
         cases["clv_summary"] = clv.clv_summary
@@ -146,8 +152,15 @@ def _cases() -> dict[str, Case]:
         cases["customer_orders"] = lambda e, f: customer.customer_orders(e, f, busiest(e, f))
         cases["customer_engagement"] = lambda e, f: customer.customer_engagement(e, f, busiest(e, f))
         cases["value_loyalty_points"] = lambda e, f: customer.value_loyalty_points(e, f, "rfm", 300, 1)
-    if model_quality := _optional("metrics.models.quality"):
-        cases["holdout_check"] = model_quality.holdout_check
+    if choice := _optional("metrics.models.choice"):
+        cases["model_fit"] = choice.model_fit
+
+        def holdout(e: Engine, f: Filters):
+            """The check of a range ending 6 months before the state's end (there must be data after it)."""
+            end = months_back(f.end, 6)
+            return choice.holdout_check(e, replace(f, start=min(f.start, end), end=end))
+
+        cases["holdout_check"] = holdout
     return cases
 
 
@@ -160,8 +173,9 @@ NOT_METRICS = {
     # the fitted models also in tests/test_spark_models.py)
     "metrics.population.labelled_mart", "metrics.mart.scope_mart", "metrics.selection.first_valid_orders",
     "metrics.models.inputs.repeat_spend", "metrics.models.inputs.spend_inputs",
-    "metrics.models.inputs.fit_purchase_model", "metrics.models.inputs.fit_spend_model",
-    "metrics.models.inputs.customer_scores",
+    "metrics.models.inputs.history_triples", "metrics.models.inputs.fit_model",
+    "metrics.models.scores.customer_scores", "metrics.models.quality.evaluate_holdout",
+    "metrics.models.choice.model_choice",
 }
 
 
