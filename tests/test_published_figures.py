@@ -34,7 +34,7 @@ from metrics.models.bgnbd import BGNBDModel
 from metrics.models.gamma_gamma import GammaGammaModel
 from metrics.models.mbgnbd import MBGNBDModel
 from metrics.models.pareto_nbd import ParetoNBDModel, ParetoNBDParams
-from metrics.models.purchase_models import PURCHASE_MODELS
+from metrics.models.purchase_models import PURCHASE_MODEL_INFO, PURCHASE_MODELS, fit_purchase_models
 
 PARAM_TOL = 0.005  # relative
 LL_TOL = 0.5
@@ -108,3 +108,25 @@ def test_pareto_nbd_reproduces_the_btyd_walkthrough(cdnow):
     assert btyd.expected_purchases(52, 26, 30.86, 31) == pytest.approx(25.46, abs=0.01)
     fitted = ParetoNBDModel().fit(*cdnow)
     assert fitted.expected_purchases(52, 26, 30.86, 31) == pytest.approx(25.46, abs=0.01)
+
+
+def test_the_family_registry(cdnow):
+    # stable keys and display names, one plain sentence each, and every fitted model can be rebuilt
+    # from its parameters and drawn from its covariance (for intervals)
+    assert list(PURCHASE_MODELS) == ["bgnbd", "mbgnbd", "pareto_nbd"]
+    assert [info.label for info in PURCHASE_MODEL_INFO.values()] == ["BG/NBD", "MBG/NBD", "Pareto/NBD"]
+    for key, info in PURCHASE_MODEL_INFO.items():
+        assert info.key == key and info.model is PURCHASE_MODELS[key]
+        assert info.description.endswith(".") and info.description.count(". ") == 0
+    fitted = fit_purchase_models(*cdnow)
+    rng = np.random.default_rng(0)
+    for key, model in fitted.items():
+        assert model.param_names[:2] == ("r", "alpha")
+        cov = model.param_covariance()
+        assert cov is not None and cov.shape == (4, 4)
+        draw = np.exp(rng.multivariate_normal(np.log(model.params.as_array()), cov))
+        other = type(model).from_array(draw)
+        assert 0.0 <= float(other.p_alive(2, 30.43, 38.86)) <= 1.0, key
+        assert np.isfinite(other.expected_purchases(39, 2, 30.43, 38.86)), key
+    with pytest.raises(ValueError, match="unknown purchase model"):
+        fit_purchase_models(*cdnow, keys=["nbd"])
