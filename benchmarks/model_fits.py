@@ -27,8 +27,8 @@ from common import ensure_data, machine_info, write_result  # noqa: E402 (benchm
 
 from metrics.engine import Engine  # noqa: E402
 from metrics.models.choice import model_choice  # noqa: E402
-from metrics.models.inputs import btyd_groups, fit_groups, model_population, spend_inputs  # noqa: E402
 from metrics.models.gamma_gamma import GammaGammaModel  # noqa: E402
+from metrics.models.inputs import btyd_groups, fit_groups, model_population, spend_inputs  # noqa: E402
 from metrics.models.purchase_models import PURCHASE_MODELS  # noqa: E402
 from metrics.selection import default_filters  # noqa: E402
 from metrics.settings import Settings  # noqa: E402
