@@ -16,6 +16,8 @@ from components.colours import scheme_colours
 from metrics.export import EXPORTS
 from metrics.measures.kpis import REPEAT_RATE_TARGET
 from metrics.measures.registry import KPI_MEASURES, MEASURES
+from metrics.models.inputs import model_population
+from metrics.models.purchase_models import PURCHASE_MODEL_INFO
 from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_LABELS, SCHEME_TITLES
 
 
@@ -114,4 +116,15 @@ def glossary_sections() -> list:
                                for name, spec in EXPORTS.items() if spec.available()])],
                   size="sm", striped=True, className="mb-0"),
     ])], className="mb-3 shadow-sm", id="glossary-tables")
-    return [kpis, segments, metrics, tables]
+    models = dbc.Card([dbc.CardHeader(html.H6("Churn and CLV models", className="mb-0")), dbc.CardBody([
+        html.Ul([html.Li([html.Strong(info.label + ": "), info.description]) for info in PURCHASE_MODEL_INFO.values()],
+                className="small"),
+        *[html.Pre(text, className="glossary-doc") for text in (
+            _doc(model_population), _doc(_module("models.choice")), _doc(_module("models.churn"))) if text],
+        html.P("Six different \"at risk\" notions, each with its own colour: the High churn-risk band and the "
+               "KPI \"High churn risk (≥ 70 %)\" are a model's probability that the customer has stopped "
+               "buying; the loyalty tier At-Risk, the RFM cell At Risk, the behaviour segment At-Risk / Dormant, "
+               "the income quadrant At Risk and the monthly lifecycle state At Risk are rules on recency, "
+               "frequency, spend or income (see Segments).", className="small mb-0"),
+    ])], className="mb-3 shadow-sm", id="glossary-models")
+    return [kpis, segments, models, metrics, tables]

@@ -1,17 +1,21 @@
 """Inputs and fitted customer models of one filter state, shared by churn, CLV and model-quality metrics.
 
-**What the models see.** For every customer of the customer mart (a valid order in the range) the
-BTYD triple of :mod:`metrics.mart`:
+**What the models see.** Every customer's BTYD triple over their **whole valid history up to the
+as-of date** (:func:`history_triples`):
 
-- ``frequency`` x = distinct days with a valid order in the range − 1 (repeat purchase *days*: two
-  orders on one day are one transaction, as usual for BTYD models),
-- ``recency`` t_x = ``span_days`` (first → last order day in the range),
-- ``T`` = ``tenure_days`` (first order day in the range → the as-of date, the end of the range).
+- ``frequency`` x = distinct days with a valid order − 1 (repeat purchase *days*: two orders on one day
+  are one transaction, as usual for BTYD models),
+- ``recency`` t_x = ``span_days`` (first → last valid order day),
+- ``T`` = ``tenure_days`` (first valid order day ever → the as-of date, the end of the range).
 
-The model is fitted *on the range* and *on the scope*: a customer's "birth" is their first valid order
-in the range, so a narrower range fits the same model to a shorter window (history before the range is
-not used). A segment focus does not refit: the scope's models score the focus's customers, so a
-customer's churn risk and CLV are the same whichever segment is in focus.
+**Who they are fitted on, whom they score.** A state's models are fitted on its
+:func:`model_population` — every customer of its Prime and country choices acquired by the as-of date —
+and score the customers in view (a valid order in the range, narrowed to the focus). The range says who
+is shown and which period is reported; it does not cut a customer's history, and it does not select the
+fitting sample (a sample of the range's buyers would be survivors only, see :func:`model_population`).
+A segment focus does not refit, so a customer's churn risk and CLV are the same whichever segment is in
+focus; states with the same end and customer choices share one fit. Which model of the family a state
+uses is decided in :mod:`metrics.models.choice`.
 
 **Time unit.** Weeks by default (days / 7, :data:`DEFAULT_TIME_UNIT`): the fitted α and every
 horizon are in weeks, which is the unit of the BTYD literature (CDNOW) and keeps α of order one. The
@@ -19,19 +23,20 @@ fit itself does not depend on the unit (α scales with it); days are available w
 ``time_unit="day"``.
 
 **Grouping in the engine.** Customers sharing (x, t_x, T) in whole days are collapsed into one row
-with a count by an Ibis ``group_by`` (:func:`btyd_groups`), and the BG/NBD likelihood is fitted on
-those rows with ``weights=count``; no per-customer rows reach pandas. On generated data about 60–70 %
+with a count by an Ibis ``group_by`` (:func:`btyd_groups`), and the purchase model's likelihood is
+fitted on those rows with ``weights=count``; no per-customer rows reach pandas. On generated data about 60–70 %
 of customers share their row with nobody else (repeat buyers have distinct days), so the gain is in
 transfer size and in one-time buyers (≈ one row per first-order day), not in orders of magnitude.
 
-**Scoring back.** The BG/NBD closed forms need Gauss hypergeometric and gamma functions that SQL lacks,
+**Scoring back.** The models' closed forms need Gauss hypergeometric and gamma functions that SQL lacks,
 so P(alive) and expected purchases are evaluated per distinct (x, t_x, T) row on the driver and joined
-back to the mart in the engine through a memtable keyed on whole days (:func:`customer_scores`); the
+back to the customers in the engine through a memtable keyed on whole days
+(:func:`metrics.models.scores.customer_scores`); the
 per-customer table stays in the engine and pages get aggregates or top-N lists.
 
 **Spend (Gamma-Gamma).** The monetary value of a repeat buyer is the *mean revenue per repeat purchase
-day*: net revenue of their valid orders on purchase days after their first purchase day in the range,
-divided by x (the revenue sum rounded to the cent first, as in the mart, so every backend gets the
+day*: net revenue of their valid orders on purchase days after their first purchase day ever (up to the
+as-of date), divided by x (the revenue sum rounded to the cent first, as in the mart, so every backend gets the
 same value). This is the BTYD convention (Fader, Hardie & Lee 2005: the mean of the
 repeat transactions, the first excluded) and it is what the CLV multiplies: E[purchases] counts
 purchase *days*, so the value must be per purchase day (revenue / orders would understate customers who
@@ -344,15 +349,14 @@ def _discounted_purchases(model: PurchaseModel, time_unit: str, x: np.ndarray, t
                           discount_rate_monthly: float, months: int) -> tuple[np.ndarray, np.ndarray]:
     """Expected purchases over the next ``months`` months, plain and with month i divided by (1 + d)^i."""
     step = horizon_units(time_unit, 1)
-    expected = model.expected_purchases(step * months, x, t_x, age)
     if discount_rate_monthly == 0.0:
+        expected = model.expected_purchases(step * months, x, t_x, age)
         return expected, expected
-    discounted, previous = np.zeros(len(x)), np.zeros(len(x))
-    for i in range(1, months + 1):
-        current = model.expected_purchases(step * i, x, t_x, age)
-        discounted += (current - previous) / (1.0 + discount_rate_monthly) ** i
-        previous = current
-    return expected, np.maximum(discounted, 0.0)
+    # every month end at once (one P(alive) per customer), then the monthly increments discounted
+    cumulative = model.expected_purchases(step * np.arange(1, months + 1)[:, None], x, t_x, age)
+    increments = np.diff(cumulative, axis=0, prepend=0.0)
+    factors = (1.0 + discount_rate_monthly) ** -np.arange(1, months + 1)
+    return cumulative[-1], np.maximum(factors @ increments, 0.0)
 
 
 def next_purchase_days(model: PurchaseModel, time_unit: str, x: np.ndarray, age: np.ndarray) -> np.ndarray:
