@@ -64,11 +64,11 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.mart import MONEY_DECIMALS, scope_mart
+from metrics.mart import MONEY_DECIMALS
 from metrics.models.fitted_model import ModelFitError
 from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
 from metrics.models.purchase_models import PURCHASE_MODELS, PurchaseModel
-from metrics.population import members, orders_in_view, unlabelled_mart
+from metrics.population import members, orders_in_view
 from metrics.selection import scope_orders
 
 #: Days per model time unit.
@@ -105,15 +105,25 @@ def horizon_units(time_unit: str, months: int = HORIZON_MONTHS) -> float:
 
 # ----- purchase-model inputs: each in-scope customer's whole history ---------------------------------------
 
-@memoized(scope_only=True)
 def history_triples(engine: Engine, filters: Filters) -> ir.Table:
     """Per customer of the scope's mart (a valid order in the range): the BTYD triple over their **whole
     valid history up to the as-of date** — ``frequency`` (x: distinct valid purchase days − 1),
     ``span_days`` (t_x: first → last purchase day) and ``tenure_days`` (T: first purchase day → as-of
     date). The range says who is in scope; the models learn from everything those customers did before
-    its end (a customer "born" before the range keeps their age and repeat purchases)."""
-    buyers = scope_mart(engine, filters).select("customer_id")
-    orders = scope_orders(engine, filters, whole_history=True).semi_join(buyers, "customer_id")
+    its end (a customer "born" before the range keeps their age and repeat purchases).
+
+    Read from the triples of the state's :func:`model_population` (one scan of the order history per end
+    date and customer choice): a customer has a valid order in the range exactly when their last one, at
+    ``tenure_days − span_days`` days before the as-of date, is no earlier than the range start."""
+    triples = _acquired_triples(engine, model_population(engine, filters))
+    return triples.filter(triples.tenure_days - triples.span_days <= ibis.literal(filters.days - 1))
+
+
+@memoized(scope_only=True)
+def _acquired_triples(engine: Engine, filters: Filters) -> ir.Table:
+    """The whole-history triple of every customer of the scope's customer choices with a valid order on
+    or before the as-of date (the range start plays no part), materialised once."""
+    orders = scope_orders(engine, filters, whole_history=True)
     per = orders.group_by("customer_id").aggregate(
         order_days=orders.order_date.nunique(), first_day=orders.order_date.min(), last_day=orders.order_date.max())
     return per.select(
@@ -162,7 +172,7 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per repeat buyer of the selection: ``customer_id``, ``frequency`` (repeat purchase days) and
     ``monetary_value`` (mean net revenue per repeat purchase day) over the customer's whole valid history
     up to the as-of date (as the purchase model sees it), as an Ibis expression."""
-    buyers = unlabelled_mart(engine, filters).select("customer_id")
+    buyers = triples_in_view(engine, filters).select("customer_id")  # a valid order in the range, in view
     orders = orders_in_view(engine, filters, whole_history=True).semi_join(buyers, "customer_id")
     days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
     days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
@@ -176,12 +186,14 @@ def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
 
 
 def repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
-    """:func:`repeat_spend_expr` computed once per filter state (it is read by the spend fit and by the
-    CLV table); it is data only, so every model choice shares it."""
-    return _repeat_spend(engine, filters.with_model(None))
+    """:func:`repeat_spend_expr` of the customers in view, read from the one computed (and materialised)
+    for the state's :func:`model_population`: a customer's whole history up to the as-of date is the same
+    in both, so the spend fit and the CLV table share one pass over the orders."""
+    spend = _repeat_spend(engine, model_population(engine, filters))
+    return spend.semi_join(triples_in_view(engine, filters).select("customer_id"), "customer_id")
 
 
-@memoized
+@memoized(scope_only=True)
 def _repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
     return repeat_spend_expr(engine, filters)
 
