@@ -159,6 +159,18 @@ EXPORTS: dict[str, ExportSpec] = {
     "holdout_check": ExportSpec("metrics.models.choice:holdout_check",
                                 "every purchase model fitted up to --end, predicting the 6 months after it "
                                 "(or to --holdout-end): predicted vs actual purchases", ("holdout_end",)),
+    "holdout_tracking": ExportSpec("metrics.models.choice:holdout_tracking",
+                                   "the model choice's tracking chart: cumulative repeat purchases, actual vs "
+                                   "predicted per model, over calibration and holdout"),
+    "conditional_expectations": ExportSpec("metrics.models.choice:conditional_expectations",
+                                           "holdout purchases per customer by calibration frequency, actual vs "
+                                           "predicted per model"),
+    "p_alive_matrix": ExportSpec("metrics.models.churn:p_alive_matrix",
+                                 "P(alive) by repeat purchases x weeks since the last purchase"),
+    "fitted_vs_actual": ExportSpec("metrics.models.churn:fitted_vs_actual",
+                                   "repeat purchases in the range week by week, actual vs the model"),
+    "segment_clv": ExportSpec("metrics.models.clv:segment_clv",
+                              "predictive CLV per segment with its 80 % interval", ("scheme",)),
     "monthly_retention": ExportSpec("metrics.measures.retention:monthly_retention",
                                     "monthly retention of active customers", ("scheme",)),
     "cohort_retention": ExportSpec("metrics.measures.retention:cohort_retention",

@@ -64,6 +64,8 @@ CLV_COLUMNS = [
     column("next_12m_sales_per_customer", "Next 12 m / customer", "money"),
     column("avg_predicted_clv", "Avg predicted CLV", "money"),
     column("predicted_clv", "Predicted CLV (total)", "money"),
+    column("predicted_clv_low", "CLV total, 80 % low", "money"),
+    column("predicted_clv_high", "CLV total, 80 % high", "money"),
 ]
 SEGMENTS_TABLE = "loyalty-segments"
 AUDIENCE_TABLE = "loyalty-audience"

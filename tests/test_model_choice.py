@@ -18,9 +18,16 @@ import pytest
 from metrics.engine import Engine
 from metrics.filters import MODEL_CHOICES, Filters
 from metrics.measures.kpis import kpis
-from metrics.models.choice import fit_purchase_model, holdout_check, model_choice, model_fit
+from metrics.models.choice import (
+    conditional_expectations,
+    fit_purchase_model,
+    holdout_check,
+    holdout_tracking,
+    model_choice,
+    model_fit,
+)
 from metrics.models.churn import churn_by_segment, churn_model_summary
-from metrics.models.clv import clv_by_segment, clv_summary, customer_clv
+from metrics.models.clv import clv_by_segment, clv_summary, customer_clv, segment_clv
 from metrics.models.inputs import btyd_groups, history_triples
 from metrics.models.purchase_models import PURCHASE_MODELS
 from metrics.models.scores import customer_scores
@@ -230,3 +237,30 @@ def test_the_tracking_chart_of_a_state_follows_its_model(generated_engine):
     # the model expects about as many repeat purchases in the range as happened
     assert curve.expected_cumulative.iloc[-1] == pytest.approx(curve.actual_cumulative.iloc[-1], rel=0.25)
     assert timedelta(days=7) == curve.date.iloc[2] - curve.date.iloc[1]
+
+
+def test_segment_clv_totals_and_intervals(generated_engine):
+    state = Filters("2023-01-01", "2024-06-30")
+    per_segment = segment_clv(generated_engine, state, "loyalty").set_index("segment")
+    by_class = clv_by_segment(generated_engine, state, "loyalty").groupby("segment")
+    assert per_segment.customers.to_dict() == by_class.customers.sum().to_dict()
+    assert np.allclose(per_segment.predicted_clv, by_class.predicted_clv.sum().reindex(per_segment.index))
+    shown = per_segment[per_segment.customers > 0]
+    assert (shown.predicted_clv_low < shown.predicted_clv).all()
+    assert (shown.predicted_clv < shown.predicted_clv_high).all()
+    assert np.allclose(shown.avg_predicted_clv_low * shown.customers, shown.predicted_clv_low)
+    # a segment's total is surer, relative to its size, than one customer's value
+    clv = generated_engine.execute(customer_clv(generated_engine, state))
+    one = ((clv.predicted_clv_high - clv.predicted_clv_low) / clv.predicted_clv).median()
+    assert ((shown.predicted_clv_high - shown.predicted_clv_low) / shown.predicted_clv).max() < one
+
+
+def test_diagnostic_exports_cover_every_model(default_engine):
+    state = default_filters(default_engine).with_model("pareto_nbd")
+    tracking = holdout_tracking(default_engine, state)
+    assert set(tracking.model) == set(PURCHASE_MODELS)
+    assert set(tracking.loc[tracking.in_use, "model"]) == {"pareto_nbd"}
+    assert set(tracking.period) == {"calibration", "holdout"}
+    assert tracking.loc[tracking.period == "holdout", "date"].min() > pd.Timestamp("2023-12-31")
+    ce = conditional_expectations(default_engine, state)
+    assert len(ce) == 8 * len(PURCHASE_MODELS) and ce.groupby("model").customers.sum().nunique() == 1

@@ -137,6 +137,7 @@ def _cases() -> dict[str, Case]:
         cases["clv_summary"] = clv.clv_summary
         cases["clv_by_segment[rfm]"] = lambda e, f: clv.clv_by_segment(e, f, "rfm")
         cases["clv_model_summary"] = clv.clv_model_summary
+        cases["segment_clv[loyalty]"] = lambda e, f: clv.segment_clv(e, f, "loyalty")
     if retention := _optional("metrics.measures.retention"):
         cases["monthly_retention"] = retention.monthly_retention
         cases["monthly_retention[behaviour]"] = lambda e, f: retention.monthly_retention(e, f, "behaviour")
@@ -154,6 +155,8 @@ def _cases() -> dict[str, Case]:
         cases["value_loyalty_points"] = lambda e, f: customer.value_loyalty_points(e, f, "rfm", 300, 1)
     if choice := _optional("metrics.models.choice"):
         cases["model_fit"] = choice.model_fit
+        cases["holdout_tracking"] = choice.holdout_tracking
+        cases["conditional_expectations"] = choice.conditional_expectations
 
         def holdout(e: Engine, f: Filters):
             """The check of a range ending 6 months before the state's end (there must be data after it)."""

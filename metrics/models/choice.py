@@ -198,11 +198,50 @@ def _as_day(value: date | str) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+
+TRACKING_EXPORT_COLUMNS = ("model", "model_name", "in_use", "week", "date", "period", "actual_cumulative",
+                           "predicted_cumulative")
+CE_EXPORT_COLUMNS = ("model", "model_name", "in_use", "frequency", "customers", "actual_mean", "predicted_mean",
+                     "actual_total", "predicted_total")
+
+
+def _results_frame(engine: Engine, filters: Filters, part: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    choice = model_choice(engine)
+    in_use = purchase_model_key(engine, filters)
+    frames = [getattr(r, part).assign(model=r.model_key, model_name=_name(r.model_key), in_use=r.model_key == in_use)
+              for r in choice.results if r.ok]
+    if not frames:
+        frame = pd.DataFrame({c: [] for c in columns})
+        frame.attrs["message"] = choice.reason
+        return frame
+    frame = pd.concat(frames, ignore_index=True)
+    if "date" in frame and choice.calibration is not None:
+        frame["period"] = np.where(frame.date <= pd.Timestamp(choice.calibration.end), "calibration", "holdout")
+    frame = frame[list(columns)]
+    frame.attrs["message"] = ""
+    return frame
+
+
+def holdout_tracking(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """The tracking chart of the data's model choice, one row per model and week: cumulative repeat
+    purchases of the calibration customers, ``actual_cumulative`` vs ``predicted_cumulative``, over the
+    calibration (``period`` "calibration") and the holdout ("holdout"); ``in_use`` marks the state's model."""
+    return _results_frame(engine, filters, "tracking", TRACKING_EXPORT_COLUMNS)
+
+
+def conditional_expectations(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """The holdout test's conditional expectations, one row per model and calibration frequency (0 … 6,
+    7+): ``customers``, mean and total actual vs predicted holdout purchases; ``in_use`` marks the state's
+    model."""
+    return _results_frame(engine, filters, "by_frequency", CE_EXPORT_COLUMNS)
+
 __all__ = [
     "MIN_CALIBRATION_DAYS",
     "ModelChoice",
+    "conditional_expectations",
     "fit_purchase_model",
     "holdout_check",
+    "holdout_tracking",
     "model_choice",
     "model_fit",
     "purchase_model_key",

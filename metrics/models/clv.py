@@ -271,6 +271,32 @@ def clv_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") ->
     return frame
 
 
+SEGMENT_CLV_COLUMNS = ["segment", "customers", "predicted_clv", "predicted_clv_low", "predicted_clv_high",
+                       "avg_predicted_clv", "avg_predicted_clv_low", "avg_predicted_clv_high"]
+
+
+@memoized
+def segment_clv(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
+    """Per segment label of ``scheme`` (all shown labels, zeros kept): ``customers``, the segment's total
+    ``predicted_clv`` with its 80 % interval ``predicted_clv_low`` … ``predicted_clv_high`` (from both
+    models' parameter uncertainty, the delta method on the segment's total) and the same per customer
+    (``avg_predicted_clv``, ``avg_predicted_clv_low``, ``avg_predicted_clv_high``)."""
+    check_scheme(scheme)
+    clv = customer_clv(engine, filters)
+    t = clv.inner_join(customer_segments(engine, filters, scheme), "customer_id")
+    frame = pd.DataFrame({"segment": list(shown_labels(filters, scheme))}).merge(
+        engine.execute(_aggregate(t, ["segment"])), on="segment", how="left")
+    frame = frame.fillna({"customers": 0, "predicted_clv": 0.0}).astype({"customers": "int64",
+                                                                          "predicted_clv": "float64"})
+    frame = _group_interval(frame, _state_covariances(engine, filters))
+    for column in ("predicted_clv", "predicted_clv_low", "predicted_clv_high"):
+        frame[f"avg_{column}"] = ratio(frame[column], frame.customers)
+    frame["segment"] = frame["segment"].astype("str")
+    frame = frame[SEGMENT_CLV_COLUMNS]
+    frame.attrs["message"] = _message(engine, filters)
+    return frame
+
+
 @memoized
 def clv_model_summary(engine: Engine, filters: Filters) -> dict[str, object]:
     """The Gamma-Gamma spend model of the filter state: ``ok``, ``message``, ``p``, ``q``, ``v``,
@@ -294,4 +320,4 @@ def clv_model_summary(engine: Engine, filters: Filters) -> dict[str, object]:
     return out
 
 
-__all__ = ["CLV_CLASSES", "clv_by_segment", "clv_model_summary", "clv_summary", "customer_clv"]
+__all__ = ["CLV_CLASSES", "clv_by_segment", "clv_model_summary", "clv_summary", "customer_clv", "segment_clv"]
