@@ -212,6 +212,29 @@ def test_every_available_export_runs_on_imported_data(tmp_path, capsys):
         assert code == EXIT_OK, (name, err)
 
 
+def test_model_warnings_go_to_stderr_and_the_export_still_succeeds(tmp_path, capsys):
+    customers = [{"customer_id": i} for i in range(1, 6)]
+    orders = [{"customer_id": i, "date": f"2024-0{i}-10", "net_revenue": 10.0 * i} for i in range(1, 6)]
+    data = write_dataset(tmp_path / "data", customers, orders)  # five one-time buyers: nothing to fit
+    code, out, err = run(capsys, "export", "churn_bands", "--data-dir", str(data))
+    assert code == EXIT_OK and out.startswith("band,")
+    assert "warning:" in err and "not fitted" in err and "repeat purchase" in err
+    code, out, err = run(capsys, "export", "churn_bands", "--data-dir", str(data), "--model", "pareto_nbd")
+    assert code == EXIT_OK and "Pareto/NBD churn model not fitted" in err
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "export", "churn_bands", "--data-dir", str(data), "--model", "weibull")
+    assert exit_info.value.code == EXIT_USAGE
+
+
+def test_export_model_choice_follows_the_flag_and_the_link(generated_dir, capsys):
+    base = ("export", "churn_by_segment", "--data-dir", str(generated_dir), "--start", "2024-01-01",
+            "--end", "2024-06-30")
+    _, by_flag, _ = run(capsys, *base, "--model", "pareto_nbd")
+    _, by_link, _ = run(capsys, *base, "--query", "model=pareto_nbd")
+    _, other, _ = run(capsys, *base, "--model", "bgnbd")
+    assert by_flag == by_link and by_flag != other
+
+
 def test_export_filters_and_formats(generated_dir, generated_engine, tmp_path, capsys):
     from metrics.filters import Filters
     from metrics.segments.tables import segment_summary
