@@ -86,7 +86,8 @@ def layout(id: str | None = None, **_query: str) -> html.Div:
             ]),
             dbc.Row([
                 dbc.Col(chart_frame("Churn risk", "How likely is it that this customer has stopped buying? "
-                                    "(1 − P(alive), BG/NBD model fitted on the range)", "customer-churn", height=260,
+                                    "(1 − P(alive) from the purchase model in use, on the whole history)",
+                                    "customer-churn", height=260,
                                     footer=html.Span(id="customer-churn-note")), lg=4, className="mb-3"),
                 dbc.Col(question_card("Lifetime value", "What will this customer spend in the next 12 months, and "
                                       "is that more or less than in the last 12?", body_id="customer-clv",

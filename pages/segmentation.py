@@ -90,8 +90,9 @@ def layout(**_query: str) -> html.Div:
                                 "engagement develop month by month?", "segmentation-performance", height=380,
                                 controls=performance_controls), lg=8, className="mb-3"),
             dbc.Col(chart_frame("Churn risk by segment, at the as-of date", "How likely is each segment to have "
-                                "stopped buying by the end of the range? Mean churn risk (1 − P(alive)) of the "
-                                "model fitted on the range: one value per customer, so not a monthly series.",
+                                "stopped buying by the end of the range? Mean churn risk (1 − P(alive)) from the "
+                                "purchase model in use, at the end of the range: one value per customer, so not a "
+                                "monthly series.",
                                 "segmentation-churn", height=380), lg=4, className="mb-3"),
         ]),
         dbc.Row(dbc.Col(question_card(
