@@ -310,15 +310,19 @@ class BGNBDModel(FittedModel[BGNBDParams]):
         weights: ArrayLike | None = None,
         *,
         initial: BGNBDParams | None = None,
+        warm_start: bool = True,
     ) -> BGNBDModel:
         """Estimate (r, α, a, b) by maximum likelihood.
 
         ``weights`` are counts of customers sharing the row (see :func:`group_customers`); the fit on
         grouped rows equals the fit on the individual customers. Times are rescaled internally by the
         mean customer age, the search runs over log-parameters with L-BFGS-B from several fixed
-        starting points, and the best optimum is polished with Newton steps. ``initial`` (e.g. the
-        previous fit's parameters) replaces the fixed starting points by one; a search from it that does
-        not converge is repeated from the fixed points.
+        starting points, and the best optimum is polished with Newton steps. On more than 20,000 rows the
+        search starts instead from a quick fit on a random subsample of about 10,000 customers (as MBG/NBD
+        and Pareto/NBD do; ``warm_start=False`` searches the full data from the fixed points, as this
+        fitter did before the model family existed). ``initial`` (e.g. the previous fit's parameters)
+        replaces the starting points by one; a search from it that does not converge is repeated from the
+        fixed points.
 
         Raises :class:`ModelFitError` when there are fewer than 2 customers or fewer than 10 repeat
         buyers (the churn parameters are not identifiable without repeat purchases), or on bad input.
@@ -326,7 +330,7 @@ class BGNBDModel(FittedModel[BGNBDParams]):
         fitted = _fit_purchase_model(
             self.model_name, _BGNBDLikelihood, _fit_arrays(frequency, recency, T, weights), _BGNBD_STARTS,
             self.param_names, (False, True, False, False),
-            initial=None if initial is None else initial.as_array(), warm_start=False, reuse_hessian=False,
+            initial=None if initial is None else initial.as_array(), warm_start=warm_start, reuse_hessian=False,
         )
         return fitted.record_on(self)
 
