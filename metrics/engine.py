@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
+import weakref
+from collections import deque
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -87,8 +90,12 @@ class Engine:
         for name, location in locations.items():
             self.tables[name] = self.con.read_parquet(location, table_name=name)
         self.loaded_at = time.time()
+        # names of materialised tables and registered memtables whose last expression is gone: dropped
+        # (under the query lock) before the next query, so memory follows the cache, not the uptime
+        self._unused: deque[tuple[str, str]] = deque()
         self.cache = ResultCache(max_entries=self.settings.cache_size * 64,
-                                 store=open_shared_store(self.settings, locations))
+                                 store=open_shared_store(self.settings, locations),
+                                 max_bytes=self.settings.memory_mb * 1024 * 1024)
         if validate:
             validate_tables(self.tables, self.execute, today=today)
 
@@ -117,11 +124,33 @@ class Engine:
     def execute(self, expr: ir.Expr) -> Any:
         """Run an expression: a table gives a pandas DataFrame, a scalar a Python value."""
         with self._lock:
+            self._free_unused()
             return self.con.execute(expr)
 
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         with self._lock:
+            self._free_unused()
             return self.con.to_pyarrow(expr)
+
+    def memtable(self, data: Any) -> ir.Table:
+        """``ibis.memtable(data)`` whose registration in DuckDB is dropped once no expression uses it
+        (Ibis keeps every registered memtable until the process exits)."""
+        table = ibis.memtable(data)
+        if self.backend_name == "duckdb":
+            weakref.finalize(table.op(), self._unused.append, ("memtable", table.op().name))
+        return table
+
+    def _free_unused(self) -> None:
+        """Drop the tables and memtable registrations queued by their finalizers (caller holds the lock)."""
+        while self._unused:
+            kind, name = self._unused.popleft()
+            try:
+                if kind == "memtable":
+                    self.con.con.unregister(name)
+                else:
+                    self.con.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            except Exception:
+                pass
 
     def materialize(self, expr: ir.Table) -> ir.Table:
         """Compute a table once and return an expression reading the stored result.
@@ -133,11 +162,22 @@ class Engine:
 
     def materialize_entry(self, expr: ir.Table) -> Entry:
         """:meth:`materialize` as a cache entry: the stored table, its size in bytes where known and the
-        hook that frees it when the entry leaves the cache (Spark's cached table; DuckDB's Arrow table
-        is freed with the last reference)."""
+        hook that frees it when the entry leaves the cache (Spark's cached table).
+
+        DuckDB stores it as a temporary table inside the engine (no round trip through Arrow; every query
+        runs on the engine's one connection, under its lock), dropped once the entry has left the cache
+        and no expression built on it is left (a finalizer on the table's node queues the drop, done
+        before the next query), so a callback still using it never finds it gone."""
         if self.backend_name == "duckdb":
-            arrow = self.to_pyarrow(expr)
-            return Entry(ibis.memtable(arrow), nbytes=int(arrow.nbytes))
+            name = f"ci_result_{uuid.uuid4().hex}"
+            with self._lock:
+                self._free_unused()
+                table = self.con.create_table(name, expr, temp=True)
+                rows, columns = self.con.con.execute(
+                    "SELECT estimated_size, column_count FROM duckdb_tables() WHERE table_name = ?",
+                    [name]).fetchall()[0]
+            weakref.finalize(table.op(), self._unused.append, ("table", name))
+            return Entry(table, nbytes=int(rows) * int(columns) * 8 + 1024)
         with self._lock:
             cached = expr.cache()
         return Entry(cached, release=getattr(cached, "release", None))

@@ -35,6 +35,8 @@ class Settings:
     auth: str | None = None
     cache_dir: str = ""  # "" = the default folder, "off" = no shared cache
     cache_mb: int = 1024
+    #: Bound of the in-memory result cache of one server process (materialised tables included), in MB.
+    memory_mb: int = 2048
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -45,6 +47,8 @@ class Settings:
             raise ValueError(f"cache size must be at least 1, got {self.cache_size}")
         if self.cache_mb < 1:
             raise ValueError(f"cache MB must be at least 1, got {self.cache_mb}")
+        if self.memory_mb < 1:
+            raise ValueError(f"memory MB must be at least 1, got {self.memory_mb}")
         if self.auth is not None and ":" not in self.auth:
             raise ValueError("CUSTINTEL_AUTH must look like user:password")
 
@@ -55,7 +59,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
     values: dict[str, object] = {}
     for field, cast in (("data_dir", str), ("backend", str), ("spark_master", str), ("host", str),
                         ("port", int), ("cache_size", int), ("auth", str), ("cache_dir", str),
-                        ("cache_mb", int)):
+                        ("cache_mb", int), ("memory_mb", int)):
         raw = env.get(f"CUSTINTEL_{field.upper()}")
         if raw not in (None, ""):
             try:

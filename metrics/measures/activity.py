@@ -93,7 +93,7 @@ def monthly_active_customers(engine: Engine, filters: Filters, scheme: str = "lo
     """
     check_scheme(scheme)
     dates = evaluation_dates(filters)
-    evals = ibis.memtable(pa.table({
+    evals = engine.memtable(pa.table({
         "eval_mi": pa.array(dates.mi, pa.int64()),
         "eval_date": pa.array(list(dates.as_of), pa.date32()),
         "window_start": pa.array(list(dates.window_start), pa.date32()),

@@ -63,7 +63,7 @@ def active_at_month_ends(engine: Engine, filters: Filters) -> ir.Table:
     history = orders_in_view(engine, filters, whole_history=True)
     history = history.filter(history.date_key >= ibis.literal(date_key(ends.window_start.min())))
     days = history.select("customer_id", "order_date").distinct()
-    cal = ibis.memtable(ends)
+    cal = engine.memtable(ends)
     joined = days.inner_join(cal, [days.order_date >= cal.window_start, days.order_date <= cal.month_end])
     return joined.select("customer_id", "mi").distinct()
 

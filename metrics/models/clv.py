@@ -165,7 +165,7 @@ def customer_clv(engine: Engine, filters: Filters, discount_rate_monthly: float 
                                      **{f"grad_{k}": grads[:, k] for k in range(grads.shape[1])})
     else:
         per_group = per_group.assign(purchases_log_var=np.nan, **{f"grad_{k}": np.nan for k in range(4)})
-    t = scores.inner_join(ibis.memtable(per_group), list(GROUP_COLUMNS))
+    t = scores.inner_join(engine.memtable(per_group), list(GROUP_COLUMNS))
     t = left_join_customers(t, repeat_spend(engine, filters).select("customer_id", "monetary_value"))
     t = left_join_customers(t, last_12m_sales_expr(engine, filters))
     t = t.mutate(monetary_value=ibis.ifelse(t.frequency > 0, t.monetary_value.fill_null(0.0), 0.0))

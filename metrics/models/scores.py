@@ -33,7 +33,7 @@ def customer_scores(engine: Engine, filters: Filters, time_unit: str = DEFAULT_T
     fit = fit_purchase_model(engine, filters, time_unit)
     if fit.model is None:
         return None
-    scores = ibis.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases",
+    scores = engine.memtable(group_scores(fit)[[*GROUP_COLUMNS, "p_alive", "expected_purchases",
                                              "next_purchase_days"]])
     mart = unlabelled_mart(engine, filters).select("customer_id", "orders", "revenue", "recency_days")
     joined = mart.inner_join(history_triples(engine, filters), "customer_id").inner_join(scores, list(GROUP_COLUMNS))
