@@ -18,7 +18,7 @@ from components.charts import chart_frame, empty_figure, style_figure
 from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_int, fmt_number, fmt_pct, fmt_signed_pct
 from components.schemes import chosen_scheme, scheme_dropdown
-from components.state import NAV_ID, QUERY_STORE, URL_ID, engine, link_query, parse_query, read_filters
+from components.state import NAV_ID, QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, read_filters
 from components.tables import column, data_table, register_table, table_outputs, table_update
 from metrics.customer import parse_customer_id, value_loyalty_points
 from metrics.measures.kpis import customer_kpis
@@ -264,7 +264,7 @@ def pick_model(value: str | None, query: str | None) -> str:
     model = value if value in PURCHASE_MODELS else None
     if model == state.filters.model:
         raise PreventUpdate
-    return "?" + type(state)(state.filters.with_model(model), (), state.page_params).query
+    return "?" + UrlState(state.filters.with_model(model), (), state.page_params).query
 
 
 @callback(Output("risk-fit", "figure"), Output("risk-model-params", "children"), Output("risk-ce", "figure"),

@@ -19,6 +19,7 @@ from metrics.models.bgnbd import BGNBDModel, BGNBDParams, _BGNBDLikelihood, grou
 from metrics.models.btyd_common import _fit_arrays, _fit_purchase_model
 from metrics.models.fitted_model import ModelFitError
 from metrics.models.mbgnbd import _MBGNBD_STARTS, MBGNBDModel, MBGNBDParams, _mbgnbd_likelihood, simulate_mbgnbd
+from tests.btyd_checks import assert_unbiased_holdout
 
 TRUE = MBGNBDParams(r=0.5, alpha=6.0, a=0.9, b=1.6)  # weeks, close to the CDNOW fit
 N_SIM = 20_000
@@ -167,11 +168,7 @@ def test_conditional_expectation_predicts_the_holdout():
     T = rng.uniform(30, 78, 8_000)
     x, t_x, future = _simulate_with_holdout(TRUE, T, 39.0, rng)
     pred = MBGNBDModel.from_params(TRUE).expected_purchases(39.0, x, t_x, T)
-    resid = future - pred
-    assert abs(resid.mean()) < 4 * resid.std() / math.sqrt(resid.size)
-    for lo, hi in ((0, 0), (1, 1), (2, 4), (5, 10_000)):
-        r_b = resid[(x >= lo) & (x <= hi)]
-        assert abs(r_b.mean()) < 4 * r_b.std() / math.sqrt(r_b.size) + 1e-12, (lo, hi)
+    assert_unbiased_holdout(x, future, pred)
 
 
 def test_p_alive_matches_the_simulated_share_still_active():

@@ -27,6 +27,7 @@ from metrics.models.pareto_nbd import (
     _ParetoNBDLikelihood,
     simulate_pareto_nbd,
 )
+from tests.btyd_checks import assert_unbiased_holdout
 
 TRUE = ParetoNBDParams(r=0.55, alpha=10.5, s=0.6, beta=11.7)  # weeks, close to the CDNOW fit
 N_SIM = 20_000
@@ -271,11 +272,7 @@ def test_conditional_expectation_predicts_the_holdout():
     T = rng.uniform(30, 78, 8_000)
     x, t_x, future = _simulate_with_holdout(TRUE, T, 39.0, rng)
     pred = ParetoNBDModel.from_params(TRUE).expected_purchases(39.0, x, t_x, T)
-    resid = future - pred
-    assert abs(resid.mean()) < 4 * resid.std() / math.sqrt(resid.size)
-    for lo, hi in ((0, 0), (1, 1), (2, 4), (5, 10_000)):
-        r_b = resid[(x >= lo) & (x <= hi)]
-        assert abs(r_b.mean()) < 4 * r_b.std() / math.sqrt(r_b.size) + 1e-12, (lo, hi)
+    assert_unbiased_holdout(x, future, pred)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -182,15 +182,15 @@ def holdout_check(engine: Engine, filters: Filters, holdout_end: date | str | No
                          f"{engine.date_bounds()[1]}); choose an earlier --end")
     chosen = model_choice(engine, filters.end).chosen
     rows = []
-    for result in evaluate_holdout(engine, filters.data_scope, end):
+    results = evaluate_holdout(engine, filters.data_scope, end)
+    for result in results:
         rows.append({"model": result.model_key, "model_name": PURCHASE_MODELS[result.model_key].model_name,
                      "calibration_start": filters.start, "calibration_end": filters.end, "holdout_end": end,
                      "customers": result.customers, "predicted": result.predicted if result.ok else np.nan,
                      "actual": result.actual, "error_pct": result.error_pct if result.ok else np.nan,
                      "ce_error": result.ce_error if result.ok else np.nan, "chosen": result.model_key == chosen})
     frame = pd.DataFrame(rows, columns=list(HOLDOUT_CHECK_COLUMNS))
-    frame.attrs["message"] = "; ".join(r.fit.message for r in evaluate_holdout(engine, filters.data_scope, end)
-                                       if r.fit.message)
+    frame.attrs["message"] = "; ".join(r.fit.message for r in results if r.fit.message)
     return frame
 
 
