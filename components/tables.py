@@ -46,22 +46,26 @@ def _id(kind: str, table_id: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class TableSource:
-    """Where a table's rows come from: ``frame(filters, **params)`` returns the whole table."""
+    """Where a table's rows come from: ``frame(filters, **params)`` returns the whole table (the export);
+    ``preview(filters, limit, **params)``, where given, returns ``{"rows": first rows, "total": count}``
+    for a long table, so the grid never pulls the whole list."""
 
     table_id: str
     stem: str
     frame: Callable[..., pd.DataFrame]
     use_segment: bool = True
     max_rows: int = DEFAULT_MAX_ROWS
+    preview: Callable[..., dict[str, Any]] | None = None
 
 
 _TABLES: dict[str, TableSource] = {}
 
 
 def register_table(table_id: str, frame: Callable[..., pd.DataFrame], *, stem: str, use_segment: bool = True,
-                   max_rows: int = DEFAULT_MAX_ROWS) -> TableSource:
+                   max_rows: int = DEFAULT_MAX_ROWS,
+                   preview: Callable[..., dict[str, Any]] | None = None) -> TableSource:
     """Declare a table (at import time of its page); the id must be unique across the app."""
-    source = TableSource(table_id, stem, frame, use_segment, max_rows)
+    source = TableSource(table_id, stem, frame, use_segment, max_rows, preview)
     existing = _TABLES.get(table_id)
     if existing is not None and existing.stem != stem:
         raise ValueError(f"table id {table_id!r} is already registered for {existing.stem!r}")
@@ -206,12 +210,17 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 def table_update(table_id: str, query: str | None, **params: Any) -> tuple[list[dict], dict, str]:
     """Values for :func:`table_outputs`: the grid rows, the export state, and a caption."""
-    frame, filters = table_frame(table_id, query, params)
     source = _TABLES[table_id]
-    shown = frame.head(source.max_rows)
-    caption = f"{fmt_int(len(frame))} row" + ("" if len(frame) == 1 else "s")
-    if len(frame) > len(shown):
-        caption = f"Showing the first {fmt_int(len(shown))} of {fmt_int(len(frame))} rows; the CSV has all"
+    if source.preview is not None:
+        filters = read_filters(query, use_segment=source.use_segment)
+        part = source.preview(filters, source.max_rows, **params)
+        shown, total = part["rows"], int(part["total"])
+    else:
+        frame, filters = table_frame(table_id, query, params)
+        shown, total = frame.head(source.max_rows), len(frame)
+    caption = f"{fmt_int(total)} row" + ("" if total == 1 else "s")
+    if total > len(shown):
+        caption = f"Showing the first {fmt_int(len(shown))} of {fmt_int(total)} rows; the CSV has all"
     state = {"query": filters.to_query(), "params": params}
     return records(shown), state, caption
 

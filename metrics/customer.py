@@ -164,7 +164,11 @@ def customer_profile(engine: Engine, filters: Filters, customer_id: int) -> dict
         return out
 
     mart = customer_mart(engine, filters)
-    row = _one_row(engine, mart.filter(mart.customer_id == _id_literal(cid)).select(
+    mart = mart.filter(mart.customer_id == _id_literal(cid))
+    mine = orders_in_view(engine, filters)
+    mine = mine.filter(mine.customer_id == _id_literal(cid))
+    days = mine.aggregate(order_days=mine.order_date.nunique())  # not stored in the mart: one customer's
+    row = _one_row(engine, mart.cross_join(days).select(
         *[key for key in MART_KEYS if key != "aov"], *SCORE_KEYS, *SEGMENT_KEYS))
     if row is None:
         out.update(status="no_orders",

@@ -6,8 +6,9 @@ forget the focus or re-score the customers it selects:
 
 1. The **scope** (date range, Prime choice, countries) gives the customer mart
    (:func:`metrics.mart.scope_mart`).
-2. The mart is scored and labelled with every scheme **on the scope's population**
-   (:func:`labelled_mart`): RFM quintiles, tiers and income × spending medians are those of the scope.
+2. The mart is scored **on the scope's population** (RFM quintiles stored with the mart) and labelled
+   for the schemes a query asks for (:func:`labelled_mart`): quintiles, tiers and the income × spending
+   medians are those of the scope.
 3. The **focus** (one label of one scheme) keeps the customers holding that label (:func:`customer_mart`);
    orders and engagement are those of these customers (:func:`orders_in_view`, :func:`engagement_in_view`).
 
@@ -26,17 +27,41 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.mart import scope_mart
+from metrics.frames import scalar
+from metrics.grains import month_index_expr
+from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, repeat_revenue, scope_mart, with_attributes
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.rules import check_scheme, label_customers, segment_column
-from metrics.selection import scope_customers, scope_engagement, scope_orders
+from metrics.segments.rules import SCHEMES, check_scheme, segment_column, with_labels
+from metrics.selection import history_scope, scope_customers, scope_engagement, scope_orders
+
+#: Every segmentation scheme, in definition order (the labels a mart gets when none are named).
+ALL_SCHEMES: tuple[str, ...] = tuple(SCHEMES)
 
 
 @memoized(scope_only=True)
-def labelled_mart(engine: Engine, filters: Filters) -> ir.Table:
-    """The scope's mart with RFM scores and a ``segment_<scheme>`` column per scheme, every scope customer
-    (the focus plays no part), materialised once per scope."""
-    return label_customers(scope_mart(engine, filters))
+def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
+    """The medians of ``annual_income`` and ``spending_score`` over the scope's customers (a focus does not
+    move them): they split the income × spending quadrants and draw the scatter's split lines. 0 for an
+    empty selection."""
+    mart = with_attributes(engine, scope_mart(engine, filters).select("customer_id"),
+                           "annual_income", "spending_score")
+    row = engine.execute(mart.aggregate(
+        annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
+    return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}
+
+
+def labelled_mart(engine: Engine, filters: Filters, schemes: tuple[str, ...] | None = None) -> ir.Table:
+    """The scope's mart (every scope customer; the focus plays no part) with a ``segment_<scheme>`` column
+    for each of ``schemes`` (every scheme when None). The RFM scores are stored with the mart; labels are
+    computed per query, so a query pays only for the schemes it reads."""
+    schemes = ALL_SCHEMES if schemes is None else tuple(dict.fromkeys(schemes))
+    t = scope_mart(engine, filters)
+    medians = None
+    if "income_spending" in schemes:
+        t = with_attributes(engine, t, "annual_income", "spending_score")
+        found = income_spending_medians(engine, filters)
+        medians = (found["annual_income"], found["spending_score"])
+    return with_labels(t, schemes, medians)
 
 
 def _narrow(mart: ir.Table, filters: Filters) -> ir.Table:
@@ -46,23 +71,26 @@ def _narrow(mart: ir.Table, filters: Filters) -> ir.Table:
     return mart.filter(mart[segment_column(focus.scheme)] == ibis.literal(focus.label))
 
 
-def customer_mart(engine: Engine, filters: Filters) -> ir.Table:
+def customer_mart(engine: Engine, filters: Filters, schemes: tuple[str, ...] | None = None) -> ir.Table:
     """The labelled mart of the customers in view: the scope's customers holding the focus label (all of
-    them without a focus). Columns of :func:`metrics.mart.customer_mart_expr` plus ``r_score``,
-    ``f_score``, ``m_score``, ``fm_score``, ``rfm_cell`` and one ``segment_<scheme>`` per scheme."""
-    return _narrow(labelled_mart(engine, filters), filters)
+    them without a focus). Columns of :func:`metrics.mart.scope_mart` (measures, RFM scores) plus one
+    ``segment_<scheme>`` per scheme of ``schemes`` (every scheme when None) and the focus's scheme."""
+    focus = filters.focus
+    if schemes is not None and focus is not None:
+        schemes = (*schemes, focus.scheme)
+    return _narrow(labelled_mart(engine, filters, schemes), filters)
 
 
 def unlabelled_mart(engine: Engine, filters: Filters) -> ir.Table:
     """The customers in view without the segment columns: the scope's mart itself when there is no focus
     (no scoring needed, e.g. for the previous period of a KPI card), else :func:`customer_mart`."""
-    return scope_mart(engine, filters) if filters.focus is None else customer_mart(engine, filters)
+    return scope_mart(engine, filters) if filters.focus is None else customer_mart(engine, filters, ())
 
 
 def customer_mart_frame(engine: Engine, filters: Filters, limit: int | None = None) -> pd.DataFrame:
-    """:func:`customer_mart` as pandas (for small selections, exports and tests), sorted by customer_id;
-    ``limit`` caps the rows."""
-    mart = customer_mart(engine, filters).order_by("customer_id")
+    """:func:`customer_mart` with every label and customer attribute as pandas (for small selections,
+    exports and tests), sorted by customer_id; ``limit`` caps the rows."""
+    mart = with_attributes(engine, customer_mart(engine, filters), *ATTRIBUTE_COLUMNS).order_by("customer_id")
     return engine.execute(mart.limit(limit) if limit else mart)
 
 
@@ -70,14 +98,14 @@ def members(engine: Engine, filters: Filters) -> ir.Table | None:
     """``customer_id`` of the focus's customers, or None without a focus (everyone in scope counts)."""
     if filters.focus is None:
         return None
-    return customer_mart(engine, filters).select("customer_id")
+    return customer_mart(engine, filters, ()).select("customer_id")
 
 
 def segment_members(engine: Engine, filters: Filters, scheme: str, label: str) -> ir.Table:
     """The customers in view holding ``label`` of ``scheme`` (an audience list), as :func:`customer_mart`
     rows; empty when the focus excludes that label."""
     check_scheme(scheme)
-    mart = customer_mart(engine, filters)
+    mart = customer_mart(engine, filters, (scheme,))
     return mart.filter(mart[segment_column(scheme)] == ibis.literal(label))
 
 
@@ -85,7 +113,7 @@ def customer_segments(engine: Engine, filters: Filters, scheme: str) -> ir.Table
     """``customer_id`` and ``segment`` (their label of ``scheme``, assigned on the scope) for every
     customer in view."""
     check_scheme(scheme)
-    t = customer_mart(engine, filters)
+    t = customer_mart(engine, filters, (scheme,))
     return t.select("customer_id", segment=t[segment_column(scheme)])
 
 
@@ -113,6 +141,25 @@ def orders_in_view(engine: Engine, filters: Filters, *, valid_only: bool = True,
                          engine, filters)
 
 
+@memoized(scope_only=True)
+def _customer_months(engine: Engine, filters: Filters) -> ir.Table:
+    orders = scope_orders(engine, filters, whole_history=True)
+    return orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
+        is_prime=orders.is_prime.arbitrary(), orders=orders.count(),
+        revenue=orders.net_revenue.sum().round(MONEY_DECIMALS), repeat_revenue=repeat_revenue(orders),
+        first_date=orders.order_date.min(), last_date=orders.order_date.max())
+
+
+def customer_months(engine: Engine, filters: Filters) -> ir.Table:
+    """One row per customer in view and month with a valid order, over their whole history up to the as-of
+    date: ``customer_id``, ``mi`` (month index, :func:`metrics.grains.month_index`), ``is_prime``,
+    ``orders``, ``revenue``, ``repeat_revenue`` (after the month's first order), ``first_date`` and
+    ``last_date`` (of the valid orders that month). Computed once per end date and
+    customer choices (:func:`metrics.selection.history_scope`) and shared by the monthly views (lifecycle,
+    cohorts, monthly activity, monthly trends), each of which used to aggregate the orders itself."""
+    return _only_members(_customer_months(engine, history_scope(engine, filters)), engine, filters)
+
+
 def people_in_view(engine: Engine, filters: Filters) -> ir.Table:
     """dim_customer rows in view: the scope's buyers and prospects, or only the focus's customers."""
     return _only_members(scope_customers(engine, filters), engine, filters)
@@ -123,5 +170,19 @@ def engagement_in_view(engine: Engine, filters: Filters) -> ir.Table:
     return _only_members(scope_engagement(engine, filters), engine, filters)
 
 
-__all__ = ["customer_mart", "customer_mart_frame", "customer_segments", "engagement_in_view", "labelled_mart",
-           "members", "orders_in_view", "people_in_view", "segment_members", "shown_labels", "unlabelled_mart"]
+__all__ = [
+    "ALL_SCHEMES",
+    "customer_mart",
+    "customer_mart_frame",
+    "customer_months",
+    "customer_segments",
+    "engagement_in_view",
+    "income_spending_medians",
+    "labelled_mart",
+    "members",
+    "orders_in_view",
+    "people_in_view",
+    "segment_members",
+    "shown_labels",
+    "unlabelled_mart",
+]

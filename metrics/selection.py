@@ -54,6 +54,14 @@ def default_range(first: date, last: date) -> tuple[date, date]:
     return max(first, year_before(last) + timedelta(days=1)), last
 
 
+def history_scope(engine: Engine, filters: Filters) -> Filters:
+    """The scope's customer choices over their **whole history up to the as-of date**: the range start
+    moved back to the data's first order date (the focus and the model choice dropped). States with the
+    same end and customer choices share it, and so share what is computed on it."""
+    first = engine.date_bounds()[0]
+    return Filters(min(first, filters.end), filters.end, filters.prime, filters.countries)
+
+
 def _customer_predicate(customers: ir.Table, filters: Filters) -> list[ir.BooleanValue]:
     predicates: list[ir.BooleanValue] = []
     if filters.prime != "All":

@@ -32,7 +32,7 @@ from metrics.measures.repeat import REPEAT_MEASURES, new_repeat_summary_with_cha
 from metrics.measures.trends import SEGMENT_TREND_METRICS, trend, trend_by_segment
 from metrics.models.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.tables import audience, segment_details, segment_summary_with_change
+from metrics.segments.tables import audience, audience_preview, segment_details, segment_summary_with_change
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
                    title="Loyalty · Customer Intelligence", segment_filter=True)
@@ -72,7 +72,9 @@ AUDIENCE_TABLE = "loyalty-audience"
 register_table(SEGMENTS_TABLE, lambda filters: segment_details(engine(), filters, "loyalty"),
                stem="loyalty_tier_details")
 register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine(), filters, "loyalty", tier),
-               stem="audience", max_rows=1000)
+               stem="audience", max_rows=1000,
+               preview=lambda filters, limit, tier="At-Risk": audience_preview(engine(), filters, "loyalty", tier,
+                                                                              limit))
 
 SEGMENT_COLUMNS = segment_details_columns("Tier", width=130)
 AUDIENCE_GRID_COLUMNS = [

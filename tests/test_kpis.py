@@ -106,9 +106,9 @@ def test_relative_change():
 def test_customer_mart_by_hand(engine):
     mart = customer_mart_frame(engine, Q1).set_index("customer_id")
     assert list(mart.index) == [1, 2, 3]
-    assert mart.loc[1, ["orders", "revenue", "recency_days", "tenure_days", "span_days", "frequency"]].tolist() == [
-        2, 40.0, 55, 86, 31, 1]
-    assert mart.loc[3, ["orders", "recency_days", "tenure_days", "frequency"]].tolist() == [1, 0, 0, 0]
+    assert mart.loc[1, ["orders", "revenue", "recency_days", "tenure_days", "span_days", "repeat_revenue"]].tolist() \
+        == [2, 40.0, 55, 86, 31, 30.0]
+    assert mart.loc[3, ["orders", "recency_days", "tenure_days", "repeat_revenue"]].tolist() == [1, 0, 0, 0.0]
     assert bool(mart.loc[2, "is_new"]) is False and bool(mart.loc[3, "is_new"]) is True
 
 

@@ -14,9 +14,9 @@ import pyarrow as pa
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
+from metrics.grains import as_timestamps, month_from_index, month_index
 from metrics.mart import ACTIVE_WINDOW_DAYS
-from metrics.population import customer_segments, orders_in_view, shown_labels
+from metrics.population import customer_months, customer_segments, orders_in_view, shown_labels
 from metrics.segments.rules import check_scheme
 
 HEATMAP_MEASURES = ("orders", "revenue")
@@ -93,14 +93,14 @@ def monthly_active_customers(engine: Engine, filters: Filters, scheme: str = "lo
     """
     check_scheme(scheme)
     dates = evaluation_dates(filters)
+    # The monthly table holds the whole history; a window cut at the range start counts only range orders
+    # (a month's last order on or after the start is its last order in the range).
     evals = engine.memtable(pa.table({
         "eval_mi": pa.array(dates.mi, pa.int64()),
         "eval_date": pa.array(list(dates.as_of), pa.date32()),
-        "window_start": pa.array(list(dates.window_start), pa.date32()),
+        "window_start": pa.array([max(day, filters.start) for day in dates.window_start], pa.date32()),
     }))
-    orders = orders_in_view(engine, filters)
-    monthly = orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
-        last_date=orders.order_date.max())
+    monthly = customer_months(engine, filters).select("customer_id", "mi", "last_date")
     parts = []
     for offset in (0, 1):  # the order month is the evaluation month, or the month before it
         joined = monthly.inner_join(evals, monthly.mi + offset == evals.eval_mi)

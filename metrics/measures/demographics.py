@@ -12,9 +12,11 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.frames import empty_frame, ratio, scalar
+from metrics.frames import empty_frame, ratio
+from metrics.mart import with_attributes
 from metrics.measures.registry import measure_frame
 from metrics.population import customer_segments, unlabelled_mart
+from metrics.population import income_spending_medians as income_spending_medians  # the scatter's split lines
 from metrics.schema import ACQUISITION_CHANNELS, AGE_GROUPS, CATEGORIES, GENDERS
 
 #: dimension -> its values in display order (None: countries, ordered by customers).
@@ -69,16 +71,6 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
     return out.reset_index(drop=True)[
         [dimension, "customers", "orders", "revenue", "aov", "ltv", "share", "revenue_share"]]
 
-@memoized(scope_only=True)
-def income_spending_medians(engine: Engine, filters: Filters) -> dict[str, float]:
-    """The medians of ``annual_income`` and ``spending_score`` that split the income × spending
-    quadrants (the split lines of the scatter): over the scope's customers (a focus does not move them),
-    as in :func:`metrics.segments.rules.income_spending_label`. 0 for an empty selection."""
-    mart = unlabelled_mart(engine, filters)
-    row = engine.execute(mart.aggregate(
-        annual_income=mart.annual_income.median(), spending_score=mart.spending_score.median())).iloc[0]
-    return {"annual_income": scalar(row.annual_income), "spending_score": scalar(row.spending_score)}
-
 def sample_key(customer_id: ir.IntegerValue, seed: int = 0) -> ir.IntegerValue:
     """A deterministic pseudo-random integer per customer for sampling in the engine: a multiplicative
     step, a square and an MINSTD step modulo the prime 2^31 − 1 (integer arithmetic only, so every
@@ -102,10 +94,10 @@ def income_spending_points(engine: Engine, filters: Filters, sample: int = 5000,
     """
     columns = {"customer_id": "int64", "annual_income": "float64", "spending_score": "int64",
                "revenue": "float64", "segment": "str"}
-    mart = unlabelled_mart(engine, filters)
+    mart = with_attributes(engine, unlabelled_mart(engine, filters).select("customer_id", "revenue"),
+                           "annual_income", "spending_score")
     labels = customer_segments(engine, filters, "income_spending")
-    points = mart.select("customer_id", "annual_income", "spending_score", "revenue").inner_join(
-        labels, "customer_id")
+    points = mart.inner_join(labels, "customer_id")
     key = sample_key(points.customer_id, seed)
     chosen = points.order_by([key, points.customer_id]).limit(max(int(sample), 0))
     frame = engine.execute(chosen.select(*columns))

@@ -104,8 +104,10 @@ def engagement_by_segment(engine: Engine, filters: Filters, scheme: str = "loyal
     ]
 
 
+@memoized
 def _customer_engagement(engine: Engine, filters: Filters) -> ir.Table:
-    """Per selected customer with engagement rows in the range: totals and the last active month."""
+    """Per selected customer with engagement rows in the range: totals and the last active month
+    (materialised once per state: the prospects summary and the cart-abandoner list both read it)."""
     e = engagement_in_view(engine, filters)
     return e.group_by("customer_id").aggregate(
         cart_abandons=e.cart_abandons.sum(),

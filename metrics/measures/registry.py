@@ -44,10 +44,17 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import ratio, relative_change
-from metrics.grains import GRAINS, as_timestamps, check_grain, period_starts
-from metrics.mart import MONEY_DECIMALS
+from metrics.grains import GRAINS, as_timestamps, check_grain, month_index, period_starts
+from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, repeat_revenue, with_attributes
 from metrics.models.churn import at_risk_rate
-from metrics.population import customer_mart, engagement_in_view, orders_in_view, shown_labels, unlabelled_mart
+from metrics.population import (
+    customer_mart,
+    customer_months,
+    engagement_in_view,
+    orders_in_view,
+    shown_labels,
+    unlabelled_mart,
+)
 from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
 
@@ -72,6 +79,8 @@ class Measure:
     source: str = "customers"
     expr: Callable[[ir.Table], ir.NumericValue] | None = None
     ratio_of: tuple[str, str] | None = None
+    #: customer attributes (dim_customer columns) the expression reads, joined to the mart rows for it
+    attributes: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -158,11 +167,12 @@ _MEASURES: tuple[Measure, ...] = (
             "state \"At Risk\": those are rules on recency, frequency, spend or income; this is a model's "
             "probability.", higher_is_better=False, trend=False, source="model"),
     _count_sum("income_sum", "Annual income (sum)", "Σ annual income of the customers.",
-               lambda t: t.annual_income, unit="currency", fmt="money", trend=False),
+               lambda t: t.annual_income, unit="currency", fmt="money", trend=False, attributes=("annual_income",)),
     _rate("avg_annual_income", "Avg Annual Income", "Mean annual income of the customers.", "income_sum",
           "customers", fmt="money", unit="currency", trend=False),
     _count_sum("spending_score_sum", "Spending score (sum)", "Σ spending score of the customers.",
-               lambda t: t.spending_score, unit="score", fmt="float", trend=False),
+               lambda t: t.spending_score, unit="score", fmt="float", trend=False,
+               attributes=("spending_score",)),
     _rate("avg_spending_score", "Avg Spending Score", "Mean spending score (1–100) of the customers.",
           "spending_score_sum", "customers", fmt="float", unit="score", trend=False),
     _count_sum("emails_sent", "Emails sent", "Emails sent to the customers in the months the range touches.",
@@ -250,19 +260,25 @@ def _period_end(period: ir.DateValue, grain: str) -> ir.DateValue:
 
 
 def _customer_periods(engine: Engine, filters: Filters, grain: str) -> ir.Table:
-    """The ``customers`` source per period: one row per customer and period with a valid order in it."""
-    orders = orders_in_view(engine, filters)
-    orders = orders.mutate(period=orders.order_date.truncate(GRAINS[grain]))
-    sequence = ibis.row_number().over(group_by=[orders.customer_id, orders.period],
-                                      order_by=[orders.order_ts, orders.order_id])
-    orders = orders.mutate(sequence=sequence)
-    per = orders.group_by("period", "customer_id", "is_prime").aggregate(
-        orders=orders.count(),
-        revenue=orders.net_revenue.sum().round(MONEY_DECIMALS),
-        repeat_revenue=ibis.ifelse(orders.sequence > 0, orders.net_revenue, 0.0).sum().round(MONEY_DECIMALS),
-        first_order_date=orders.order_date.min(),
-        last_order_date=orders.order_date.max(),
-    )
+    """The ``customers`` source per period: one row per customer and period with a valid order in it.
+    Months of a range starting on a month's first day are read from the shared monthly table (every such
+    month lies whole in the range but the last, which the table cuts at the as-of date too)."""
+    if grain == "month" and filters.start.day == 1:
+        m = customer_months(engine, filters)
+        m = m.filter(m.mi >= ibis.literal(month_index(filters.start)))
+        per = m.select("customer_id", "is_prime", "orders", "revenue", "repeat_revenue",
+                       period=ibis.date((m.mi // 12).cast("int32"), (m.mi % 12 + 1).cast("int32"), 1),
+                       first_order_date=m.first_date, last_order_date=m.last_date)
+    else:
+        orders = orders_in_view(engine, filters)
+        orders = orders.mutate(period=orders.order_date.truncate(GRAINS[grain]))
+        per = orders.group_by("period", "customer_id", "is_prime").aggregate(
+            orders=orders.count(),
+            revenue=orders.net_revenue.sum().round(MONEY_DECIMALS),
+            repeat_revenue=repeat_revenue(orders),
+            first_order_date=orders.order_date.min(),
+            last_order_date=orders.order_date.max(),
+        )
     first = first_valid_orders(engine)
     per = per.inner_join(first, "customer_id")
     since = ibis.greatest(per.period.cast("date"), ibis.literal(filters.start))
@@ -271,19 +287,21 @@ def _customer_periods(engine: Engine, filters: Filters, grain: str) -> ir.Table:
 
 
 def _labelled(t: ir.Table, engine: Engine, filters: Filters, scheme: str) -> ir.Table:
-    labels = customer_mart(engine, filters)
+    labels = customer_mart(engine, filters, (scheme,))
     labels = labels.select("customer_id", segment=labels[segment_column(scheme)])
     return t.inner_join(labels, "customer_id")
 
 
-def _source(engine: Engine, filters: Filters, source: str, grain: str | None, scheme: str | None) -> ir.Table:
-    """Rows of ``source`` with a ``period`` column (with a grain) and a ``segment`` column (with a scheme)."""
+def _source(engine: Engine, filters: Filters, source: str, grain: str | None, scheme: str | None,
+            attributes: tuple[str, ...] = ()) -> ir.Table:
+    """Rows of ``source`` with a ``period`` column (with a grain), a ``segment`` column (with a scheme)
+    and the customer ``attributes`` a measure or a grouping reads (joined from dim_customer)."""
     if source == "customers":
         if grain is None:
             if scheme is None:
-                return unlabelled_mart(engine, filters)  # no RFM scoring when no label is needed
-            t = customer_mart(engine, filters)
-            return t.mutate(segment=t[segment_column(scheme)])
+                return with_attributes(engine, unlabelled_mart(engine, filters), *attributes)
+            t = customer_mart(engine, filters, (scheme,))
+            return with_attributes(engine, t.mutate(segment=t[segment_column(scheme)]), *attributes)
         t = _customer_periods(engine, filters, grain)
     elif source == "orders":
         t = orders_in_view(engine, filters, valid_only=False)
@@ -337,7 +355,8 @@ def _aggregate(engine: Engine, filters: Filters, names: Sequence[str], grain: st
     for source, sums in by_source.items():
         if by is not None and (source != "customers" or grain is not None):
             raise ValueError(f"{', '.join(m.name for m in sums)}: no value per {by}")
-        t = _source(engine, filters, source, grain, scheme)
+        attributes = {a for m in sums for a in m.attributes} | ({by} & set(ATTRIBUTE_COLUMNS) if by else set())
+        t = _source(engine, filters, source, grain, scheme, tuple(sorted(attributes)))
         # money sums rounded to the cent: a float sum depends on the engine's summation order
         metrics = {m.name: _rounded(m.expr(t).sum(), m) for m in sums if m.expr is not None}
         grouped = t.group_by(keys).aggregate(**metrics) if keys else t.aggregate(**metrics)

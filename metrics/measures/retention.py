@@ -32,8 +32,8 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
-from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
-from metrics.population import customer_segments, orders_in_view, shown_labels
+from metrics.grains import as_timestamps, month_from_index, month_index
+from metrics.population import customer_months, customer_segments, orders_in_view, shown_labels
 from metrics.segments.rules import check_scheme
 from metrics.selection import date_key
 
@@ -125,12 +125,10 @@ def cohort_retention(engine: Engine, filters: Filters, max_months: int = 24) -> 
     max_months = int(max_months)
     if max_months < 0:
         raise ValueError("max_months must be >= 0")
-    history = orders_in_view(engine, filters, whole_history=True)
-    months = history.select("customer_id", mi=month_index_expr(history.order_date),
-                            order_date=history.order_date)
-    firsts = months.group_by("customer_id").aggregate(first_date=months.order_date.min(), cohort_mi=months.mi.min())
+    months = customer_months(engine, filters)  # one row per customer and month with orders
+    firsts = months.group_by("customer_id").aggregate(first_date=months.first_date.min(), cohort_mi=months.mi.min())
     cohorts = firsts.filter(firsts.first_date >= ibis.literal(filters.start)).select("customer_id", "cohort_mi")
-    active = months.select("customer_id", "mi").distinct().inner_join(cohorts, "customer_id")
+    active = months.select("customer_id", "mi").inner_join(cohorts, "customer_id")
     active = active.mutate(k=active.mi - active.cohort_mi)
     active = active.filter(active.k <= max_months)
     counts = engine.execute(active.group_by("cohort_mi", "k").aggregate(active=active.count()))

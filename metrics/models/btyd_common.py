@@ -287,7 +287,10 @@ def _polish(
         message = "converged"
     else:
         message = f"optimiser did not converge: {best.message}"
+        if _positive_definite(hess) is None:  # a flat ridge (e.g. only a ratio of two parameters is pinned)
+            message += "; the likelihood is flat in some direction: some parameters are not well determined by the data"
     return best, converged, message
+
 
 
 def _flat_note(message: str, se: FloatArray | None) -> str:

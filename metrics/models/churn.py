@@ -32,6 +32,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
+from metrics.mart import with_attributes
 from metrics.models.choice import fit_purchase_model, model_choice
 from metrics.models.clv import customer_clv, left_join_customers
 from metrics.models.inputs import (
@@ -192,8 +193,8 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
     scores = customer_scores(engine, filters)
     if scores is None:
         return with_message(empty_frame(ACTION_COLUMNS), fit.message)
-    mart = customer_mart(engine, filters)
-    info = mart.select("customer_id", "name", "country", segment=mart.segment_loyalty)
+    mart = customer_mart(engine, filters, ("loyalty",))
+    info = mart.select("customer_id", "country", segment=mart.segment_loyalty)
     scope_scores = customer_scores(engine, filters.scope)
     threshold = (scope_scores if scope_scores is not None else scores).revenue.quantile(ACTION_REVENUE_QUANTILE)
     high = scores.filter((scores.churn_risk >= HIGH_RISK_FROM) & (scores.revenue >= threshold))
@@ -202,8 +203,9 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
     t = left_join_customers(t, clv.select("customer_id", "predicted_clv_low", "predicted_clv_high",
                                           clv_value=clv.predicted_clv))
     t = t.mutate(predicted_clv=t.clv_value.fill_null(0.0), revenue_at_risk=t.revenue * t.churn_risk)
-    t = t.order_by([ibis.desc("revenue_at_risk"), "customer_id"]).limit(int(limit))
-    frame = engine.execute(t.select(*ACTION_COLUMNS))
+    order = [ibis.desc("revenue_at_risk"), "customer_id"]
+    shown = with_attributes(engine, t.order_by(order).limit(int(limit)), "name")  # names of the rows shown
+    frame = engine.execute(shown.select(*ACTION_COLUMNS).order_by(order))
     frame = frame.astype(ACTION_COLUMNS) if not frame.empty else empty_frame(ACTION_COLUMNS)
     message = fit.message or fit_spend_model(engine, filters).message
     return with_message(frame.reset_index(drop=True), message)

@@ -68,8 +68,8 @@ from metrics.mart import MONEY_DECIMALS
 from metrics.models.fitted_model import ModelFitError
 from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
 from metrics.models.purchase_models import PURCHASE_MODELS, PurchaseModel
-from metrics.population import members, orders_in_view
-from metrics.selection import scope_orders
+from metrics.population import members
+from metrics.selection import history_scope, scope_orders
 
 #: Days per model time unit.
 TIME_UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -119,17 +119,35 @@ def history_triples(engine: Engine, filters: Filters) -> ir.Table:
     return triples.filter(triples.tenure_days - triples.span_days <= ibis.literal(filters.days - 1))
 
 
-@memoized(scope_only=True)
-def _acquired_triples(engine: Engine, filters: Filters) -> ir.Table:
-    """The whole-history triple of every customer of the scope's customer choices with a valid order on
-    or before the as-of date (the range start plays no part), materialised once."""
+def whole_history_expr(engine: Engine, filters: Filters) -> ir.Table:
+    """Per customer of the scope's customer choices with a valid order on or before the as-of date (the
+    range start plays no part), their whole valid history up to it: the BTYD triple ``frequency`` (x:
+    distinct purchase days − 1), ``span_days`` (t_x), ``tenure_days`` (T) and ``repeat_revenue`` (the net
+    revenue of the purchase days after the first, the Gamma-Gamma input). One pass over the order history
+    gives both models their inputs."""
     orders = scope_orders(engine, filters, whole_history=True)
-    per = orders.group_by("customer_id").aggregate(
-        order_days=orders.order_date.nunique(), first_day=orders.order_date.min(), last_day=orders.order_date.max())
+    days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
+    per = days.group_by("customer_id").aggregate(
+        order_days=days.count(), first_day=days.order_date.min(), last_day=days.order_date.max(),
+        revenue=days.day_revenue.sum(), first_revenue=days.day_revenue.argmin(days.order_date))
     return per.select(
         "customer_id", frequency=(per.order_days - 1).cast("int64"),
         span_days=per.last_day.delta(per.first_day, unit="day").cast("int64"),
-        tenure_days=ibis.literal(filters.as_of).delta(per.first_day, unit="day").cast("int64"))
+        tenure_days=ibis.literal(filters.as_of).delta(per.first_day, unit="day").cast("int64"),
+        repeat_revenue=(per.revenue - per.first_revenue).round(MONEY_DECIMALS))
+
+
+@memoized(scope_only=True)
+def _whole_histories(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`whole_history_expr`, materialised once per end date and customer choices."""
+    return whole_history_expr(engine, filters)
+
+
+def _acquired_triples(engine: Engine, filters: Filters) -> ir.Table:
+    return _whole_histories(engine, filters).select(*_TRIPLE)
+
+
+_TRIPLE = ("customer_id", *GROUP_COLUMNS)
 
 
 def triples_in_view(engine: Engine, filters: Filters) -> ir.Table:
@@ -168,34 +186,26 @@ def btyd_groups(engine: Engine, filters: Filters, time_unit: str = DEFAULT_TIME_
 
 # ----- Gamma-Gamma inputs ----------------------------------------------------------------------------------
 
+def _spend_of(histories: ir.Table) -> ir.Table:
+    per = histories.filter(histories.frequency > 0)
+    return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
+
+
 def repeat_spend_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per repeat buyer of the selection: ``customer_id``, ``frequency`` (repeat purchase days) and
     ``monetary_value`` (mean net revenue per repeat purchase day) over the customer's whole valid history
     up to the as-of date (as the purchase model sees it), as an Ibis expression."""
     buyers = triples_in_view(engine, filters).select("customer_id")  # a valid order in the range, in view
-    orders = orders_in_view(engine, filters, whole_history=True).semi_join(buyers, "customer_id")
-    days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
-    days = days.mutate(first_day=days.order_date.min().over(group_by=days.customer_id))
-    repeat = days.order_date > days.first_day
-    per = days.group_by("customer_id").aggregate(
-        frequency=repeat.cast("int64").sum(),
-        repeat_revenue=ibis.ifelse(repeat, days.day_revenue, 0.0).sum().round(MONEY_DECIMALS),
-    )
-    per = per.filter(per.frequency > 0)
-    return per.select("customer_id", "frequency", monetary_value=per.repeat_revenue / per.frequency)
+    return _spend_of(whole_history_expr(engine, filters)).semi_join(buyers, "customer_id")
 
 
 def repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
-    """:func:`repeat_spend_expr` of the customers in view, read from the one computed (and materialised)
-    for the state's :func:`model_population`: a customer's whole history up to the as-of date is the same
-    in both, so the spend fit and the CLV table share one pass over the orders."""
-    spend = _repeat_spend(engine, model_population(engine, filters))
+    """:func:`repeat_spend_expr` of the customers in view, read from the whole histories computed (and
+    materialised) for the state's :func:`model_population`: a customer's whole history up to the as-of
+    date is the same in both, so the purchase fit, the spend fit and the CLV table share one pass over
+    the orders."""
+    spend = _spend_of(_whole_histories(engine, model_population(engine, filters)))
     return spend.semi_join(triples_in_view(engine, filters).select("customer_id"), "customer_id")
-
-
-@memoized(scope_only=True)
-def _repeat_spend(engine: Engine, filters: Filters) -> ir.Table:
-    return repeat_spend_expr(engine, filters)
 
 
 def _hash_fraction(customer_id: ir.IntegerValue) -> ir.FloatingValue:
@@ -322,9 +332,8 @@ def model_population(engine: Engine, filters: Filters) -> Filters:
     histories without a dropout make the fitted dropout far too low (on the default data MBG/NBD's mean
     dropout a/(a+b) fell from 0.18 to 0.04 and the RFM "Lost" customers' mean churn risk from 0.53, what
     the generator's ground truth says, to 0.18). The range still says whom the page shows and scores.
-    States with the same end and customer choices share the fit."""
-    first = engine.date_bounds()[0]
-    return Filters(min(first, filters.end), filters.end, filters.prime, filters.countries)
+    States with the same end and customer choices share the fit (:func:`metrics.selection.history_scope`)."""
+    return history_scope(engine, filters)
 
 
 def fit_spend_model(engine: Engine, filters: Filters) -> SpendModelFit:

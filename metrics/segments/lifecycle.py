@@ -13,7 +13,8 @@ the range counts; in the last month of a range ending mid-month, orders up to th
 How it scales: orders are first reduced to one row per customer and month with orders. Each such row
 "governs" the months from its own month until the customer's next month with orders; in those months the
 label depends only on the distance k to it (k = 0–2: New/VIP/Regular, VIP read from a trailing
-range-window sum of orders; 3–5: At Risk; ≥ 6: Inactive). Each row becomes at most five label intervals,
+range-window sum of orders; 3–5: At Risk; ≥ 6: Inactive). Each row becomes at most five label intervals
+(one pass over the rows),
 and a running sum over months (a difference array) counts the customers per label — no customer × month
 grid is built.
 """
@@ -28,8 +29,8 @@ import pandas as pd
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
-from metrics.grains import as_timestamps, month_from_index, month_index, month_index_expr
-from metrics.population import orders_in_view
+from metrics.grains import as_timestamps, month_from_index, month_index
+from metrics.population import customer_months
 from metrics.segments.labels import LIFECYCLE_LABELS
 
 VIP_MIN_ORDERS = 6
@@ -42,9 +43,8 @@ def _label_intervals(engine: Engine, filters: Filters) -> ir.Table:
     """``segment``, ``first_month``, ``last_month`` (month indexes, both included, clipped to the range):
     one row per customer, label and stretch of months in which the customer has that label."""
     start_mi, end_mi = month_index(filters.start), month_index(filters.end)
-    orders = orders_in_view(engine, filters, whole_history=True)
-    monthly = orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
-        n=orders.count())
+    months = customer_months(engine, filters)
+    monthly = months.select("customer_id", "mi", n=months.orders)
     by_customer = ibis.window(group_by=monthly.customer_id, order_by=monthly.mi)  # mi unique per customer
 
     def trailing(k: int) -> ir.IntegerValue:
@@ -59,25 +59,28 @@ def _label_intervals(engine: Engine, filters: Filters) -> ir.Table:
         **{f"trailing_{k}": trailing(k) for k in range(AT_RISK_AFTER_MONTHS)},
     )
 
-    def interval(label: ir.StringValue | str, lo: int, hi: int | None) -> ir.Table:
-        first = rows.mi + lo
-        last = rows.governed_to if hi is None else ibis.least(rows.mi + hi, rows.governed_to)
-        return rows.select(
-            segment=label if not isinstance(label, str) else ibis.literal(label),
-            first_month=ibis.greatest(first, ibis.literal(start_mi)),
-            last_month=ibis.least(last, ibis.literal(end_mi)),
-        )
-
     def active_label(k: int) -> ir.StringValue:
         vip = rows[f"trailing_{k}"] >= VIP_MIN_ORDERS
         if k == 0:
             return ibis.cases((rows.mi == rows.first_mi, "New"), (vip, "VIP"), else_="Regular")
         return ibis.ifelse(vip, "VIP", "Regular")
 
-    parts = [interval(active_label(k), k, k) for k in range(AT_RISK_AFTER_MONTHS)]
-    parts.append(interval("At Risk", AT_RISK_AFTER_MONTHS, INACTIVE_AFTER_MONTHS - 1))
-    parts.append(interval("Inactive", INACTIVE_AFTER_MONTHS, None))
-    intervals = ibis.union(*parts, distinct=False)
+    # Each row yields five intervals: months k = 0, 1, 2 after it (one each, active labels), 3–5 (At Risk)
+    # and 6 on (Inactive), each cut at the row's governed end. One pass: every row is repeated per part
+    # (an unnest), not scanned once per part by a union.
+    parts = rows.mutate(part=ibis.literal(list(range(AT_RISK_AFTER_MONTHS + 2))).unnest())
+    part = parts.part
+    at_risk, inactive = AT_RISK_AFTER_MONTHS, AT_RISK_AFTER_MONTHS + 1
+    lo = ibis.cases((part < at_risk, part), (part == at_risk, AT_RISK_AFTER_MONTHS), else_=INACTIVE_AFTER_MONTHS)
+    hi = ibis.cases((part < at_risk, part), else_=INACTIVE_AFTER_MONTHS - 1)
+    last = ibis.ifelse(part == inactive, parts.governed_to, ibis.least(parts.mi + hi, parts.governed_to))
+    segment = ibis.cases(*[(part == k, active_label(k)) for k in range(AT_RISK_AFTER_MONTHS)],
+                         (part == at_risk, "At Risk"), else_="Inactive")
+    intervals = parts.select(
+        segment=segment,
+        first_month=ibis.greatest(parts.mi + lo, ibis.literal(start_mi)),
+        last_month=ibis.least(last, ibis.literal(end_mi)),
+    )
     return intervals.filter(intervals.first_month <= intervals.last_month)
 
 

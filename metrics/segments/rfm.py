@@ -17,13 +17,21 @@ import ibis
 import ibis.expr.types as ir
 
 
-def add_rfm_scores(mart: ir.Table) -> ir.Table:
-    """The mart with ``r_score``, ``f_score``, ``m_score`` (1–5), ``fm_score`` and ``rfm_cell`` (e.g. '545')."""
-    r = ibis.ntile(5).over(order_by=[ibis.desc(mart.recency_days), mart.customer_id]) + 1
-    f = ibis.ntile(5).over(order_by=[mart.orders, mart.customer_id]) + 1
-    m = ibis.ntile(5).over(order_by=[mart.revenue, mart.customer_id]) + 1
-    scored = mart.mutate(r_score=r.cast("int32"), f_score=f.cast("int32"), m_score=m.cast("int32"))
+def rfm_scores(mart: ir.Table) -> ir.Table:
+    """``customer_id``, ``r_score``, ``f_score``, ``m_score`` (1–5) of every row of ``mart`` (which has
+    ``recency_days``, ``orders`` and ``revenue``). The three rankings run over a four-column projection:
+    a window over the whole table would carry every column through each sort."""
+    narrow = mart.select("customer_id", "recency_days", "orders", "revenue")
+    r = ibis.ntile(5).over(order_by=[ibis.desc(narrow.recency_days), narrow.customer_id]) + 1
+    f = ibis.ntile(5).over(order_by=[narrow.orders, narrow.customer_id]) + 1
+    m = ibis.ntile(5).over(order_by=[narrow.revenue, narrow.customer_id]) + 1
+    return narrow.select("customer_id", r_score=r.cast("int32"), f_score=f.cast("int32"), m_score=m.cast("int32"))
+
+
+def with_rfm_cells(scored: ir.Table) -> ir.Table:
+    """A table with ``r_score``, ``f_score``, ``m_score`` plus ``fm_score`` and ``rfm_cell`` (e.g. '545')."""
     return scored.mutate(
         fm_score=((scored.f_score + scored.m_score) // 2).cast("int32"),
         rfm_cell=scored.r_score.cast("string") + scored.f_score.cast("string") + scored.m_score.cast("string"),
     )
+

@@ -41,7 +41,6 @@ import ibis
 import ibis.expr.types as ir
 
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.rfm import add_rfm_scores
 
 DORMANT_DAYS = 180
 DISCOUNT_DRIVEN_SHARE = 0.20
@@ -82,9 +81,13 @@ def behaviour_label(t: ir.Table) -> ir.StringValue:
     )
 
 
-def income_spending_label(t: ir.Table) -> ir.StringValue:
-    high_income = t.annual_income >= t.annual_income.median()
-    high_score = t.spending_score >= t.spending_score.median()
+def income_spending_label(t: ir.Table, medians: tuple[float, float] | None = None) -> ir.StringValue:
+    """Quadrant of ``annual_income`` × ``spending_score``, split at ``medians`` (income, score): the scope's
+    medians computed once by the caller, or the medians of ``t`` itself when not given."""
+    income, score = (t.annual_income.median(), t.spending_score.median()) if medians is None else \
+        (ibis.literal(float(medians[0])), ibis.literal(float(medians[1])))
+    high_income = t.annual_income >= income
+    high_score = t.spending_score >= score
     return ibis.cases(
         (high_income & high_score, "VIP"),
         (high_income, "Underperformers"),
@@ -107,10 +110,16 @@ def segment_column(scheme: str) -> str:
     return f"segment_{scheme}"
 
 
-def label_customers(mart: ir.Table) -> ir.Table:
-    """The mart with RFM scores and one ``segment_<scheme>`` column per scheme."""
-    scored = add_rfm_scores(mart)
-    return scored.mutate(**{segment_column(name): rule(scored) for name, rule in SCHEMES.items()})
+def with_labels(t: ir.Table, schemes: tuple[str, ...], medians: tuple[float, float] | None = None) -> ir.Table:
+    """``t`` (a scored mart) with one ``segment_<scheme>`` column per scheme in ``schemes``: labels are
+    per-row CASE expressions, computed only for the schemes a query asks for. ``income_spending`` needs
+    ``annual_income`` and ``spending_score`` on ``t`` and the population's ``medians``."""
+    columns = {}
+    for name in schemes:
+        check_scheme(name)
+        rule = SCHEMES[name]
+        columns[segment_column(name)] = income_spending_label(t, medians) if name == "income_spending" else rule(t)
+    return t.mutate(**columns) if columns else t
 
 
 def check_scheme(scheme: str) -> None:

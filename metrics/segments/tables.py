@@ -7,12 +7,15 @@ own summary gives it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, relative_change
+from metrics.mart import with_attributes
 from metrics.measures.registry import MEASURES, SEGMENT_DETAIL_MEASURES, measure_frame
 from metrics.population import segment_members
 from metrics.segments.rules import check_scheme
@@ -81,20 +84,37 @@ AUDIENCE_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "is
                     "recency_days": "int64"}
 
 
-@memoized
-def audience(engine: Engine, filters: Filters, scheme: str = "loyalty", label: str = "At-Risk") -> pd.DataFrame:
-    """The audience list of a segment: the customers in view holding ``label`` of ``scheme`` (assigned on
-    the scope), sorted by customer_id. Columns ``customer_id``, ``name``, ``country``, ``is_prime``,
-    ``orders``, ``revenue``, ``first_order_date``, ``last_order_date``, ``recency_days``. Empty (same
-    columns) when nobody holds the label, e.g. a label the segment focus excludes."""
+def _audience_rows(engine: Engine, filters: Filters, scheme: str, label: str, limit: int | None) -> pd.DataFrame:
     check_scheme(scheme)
-    members = segment_members(engine, filters, scheme, label)
+    members = segment_members(engine, filters, scheme, label).order_by("customer_id")
+    if limit is not None:
+        members = members.limit(int(limit))
+    members = with_attributes(engine, members, "name")  # names for the rows shown only
     frame = engine.execute(members.select(*AUDIENCE_COLUMNS).order_by("customer_id"))
     if frame.empty:
         return empty_frame(AUDIENCE_COLUMNS)
     for column in ("first_order_date", "last_order_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
     return frame.astype(AUDIENCE_COLUMNS).reset_index(drop=True)
+
+
+@memoized
+def audience(engine: Engine, filters: Filters, scheme: str = "loyalty", label: str = "At-Risk") -> pd.DataFrame:
+    """The audience list of a segment: the customers in view holding ``label`` of ``scheme`` (assigned on
+    the scope), sorted by customer_id. Columns ``customer_id``, ``name``, ``country``, ``is_prime``,
+    ``orders``, ``revenue``, ``first_order_date``, ``last_order_date``, ``recency_days``. Empty (same
+    columns) when nobody holds the label, e.g. a label the segment focus excludes."""
+    return _audience_rows(engine, filters, scheme, label, None)
+
+
+@memoized
+def audience_preview(engine: Engine, filters: Filters, scheme: str = "loyalty", label: str = "At-Risk",
+                     limit: int = 1000) -> dict[str, Any]:
+    """The first ``limit`` rows of :func:`audience` (``rows``) and how many it has (``total``), without
+    pulling the whole list out of the engine (what a grid shows; its export asks for the whole list)."""
+    t = segment_members(engine, filters, scheme, label)
+    total = int(engine.execute(t.count()))
+    return {"rows": _audience_rows(engine, filters, scheme, label, limit), "total": total}
 
 
 def _change(now: pd.Series, before: pd.Series, in_points: bool) -> pd.Series:
