@@ -87,6 +87,8 @@ class ResultCache:
         self.hits = 0
         self.misses = 0
         self.shared_hits = 0
+        #: how many times the cache was emptied (what is built from its results keys on it too)
+        self.clears = 0
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], R], *, shared: bool = True) -> R:
         """The cached value of ``key``, computing it once (``shared=False``: never on disk)."""
@@ -167,6 +169,7 @@ class ResultCache:
             gone = list(self._data.values())
             self._data.clear()
             self._bytes = 0
+            self.clears += 1
         for entry in gone:
             _release(entry)
         if shared and self.store is not None:

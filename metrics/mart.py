@@ -72,8 +72,12 @@ def repeat_revenue(orders: ir.Table) -> ir.FloatingValue:
     """An aggregate: the net revenue of a group's orders after its first one (sequenced by timestamp, then
     order_id), rounded to the cent. The first order is one ordered pick per group (no window over the
     orders); the money is cents, so total − first rounds to the same cent as the sum of the rest."""
-    first = orders.net_revenue.argmin(ibis.struct({"ts": orders.order_ts, "id": orders.order_id}))
-    return (orders.net_revenue.sum() - first).round(MONEY_DECIMALS)
+    return (orders.net_revenue.sum() - first_order_revenue(orders)).round(MONEY_DECIMALS)
+
+
+def first_order_revenue(orders: ir.Table) -> ir.FloatingValue:
+    """An aggregate: the net revenue of a group's first order (by timestamp, then order_id)."""
+    return orders.net_revenue.argmin(ibis.struct({"ts": orders.order_ts, "id": orders.order_id}))
 
 
 def with_derived(mart: ir.Table, filters: Filters) -> ir.Table:

@@ -29,7 +29,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import scalar
 from metrics.grains import month_index_expr
-from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, repeat_revenue, scope_mart, with_attributes
+from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, first_order_revenue, scope_mart, with_attributes
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.rules import SCHEMES, check_scheme, segment_column, with_labels
 from metrics.selection import history_scope, scope_customers, scope_engagement, scope_orders
@@ -142,22 +142,32 @@ def orders_in_view(engine: Engine, filters: Filters, *, valid_only: bool = True,
 
 
 @memoized(scope_only=True)
-def _customer_months(engine: Engine, filters: Filters) -> ir.Table:
+def history_months(engine: Engine, filters: Filters) -> ir.Table:
+    """One row per customer of the scope's customer choices and month with a valid order, over the whole
+    history up to the as-of date (the range start plays no part; the focus neither), materialised once:
+    ``customer_id``, ``mi``, ``is_prime``, ``orders``, ``days`` (distinct purchase days), ``revenue``
+    (rounded to the cent) and ``revenue_raw`` (unrounded, for sums over months), ``repeat_revenue``
+    (after the month's first order), ``first_day_revenue`` (the revenue of the month's first purchase
+    day), ``first_date``, ``last_date``. Built from one row per customer and purchase day."""
     orders = scope_orders(engine, filters, whole_history=True)
-    return orders.group_by(customer_id=orders.customer_id, mi=month_index_expr(orders.order_date)).aggregate(
-        is_prime=orders.is_prime.arbitrary(), orders=orders.count(),
-        revenue=orders.net_revenue.sum().round(MONEY_DECIMALS), repeat_revenue=repeat_revenue(orders),
-        first_date=orders.order_date.min(), last_date=orders.order_date.max())
+    days = orders.group_by(["customer_id", "order_date"]).aggregate(
+        is_prime=orders.is_prime.arbitrary(), n=orders.count(), day_revenue=orders.net_revenue.sum(),
+        first_revenue=first_order_revenue(orders))
+    per = days.group_by(customer_id=days.customer_id, mi=month_index_expr(days.order_date))
+    return per.aggregate(
+        is_prime=days.is_prime.arbitrary(), orders=days.n.sum(), days=days.count(),
+        revenue=days.day_revenue.sum().round(MONEY_DECIMALS), revenue_raw=days.day_revenue.sum(),
+        repeat_revenue=(days.day_revenue.sum() - days.first_revenue.argmin(days.order_date)).round(MONEY_DECIMALS),
+        first_day_revenue=days.day_revenue.argmin(days.order_date),
+        first_date=days.order_date.min(), last_date=days.order_date.max())
 
 
 def customer_months(engine: Engine, filters: Filters) -> ir.Table:
     """One row per customer in view and month with a valid order, over their whole history up to the as-of
-    date: ``customer_id``, ``mi`` (month index, :func:`metrics.grains.month_index`), ``is_prime``,
-    ``orders``, ``revenue``, ``repeat_revenue`` (after the month's first order), ``first_date`` and
-    ``last_date`` (of the valid orders that month). Computed once per end date and
-    customer choices (:func:`metrics.selection.history_scope`) and shared by the monthly views (lifecycle,
-    cohorts, monthly activity, monthly trends), each of which used to aggregate the orders itself."""
-    return _only_members(_customer_months(engine, history_scope(engine, filters)), engine, filters)
+    date: the columns of :func:`history_months`, which is computed once per end date and customer choices
+    (:func:`metrics.selection.history_scope`) and shared by the monthly views (lifecycle, cohorts, monthly
+    activity, monthly trends) and the models' whole histories, each of which used to scan the orders."""
+    return _only_members(history_months(engine, history_scope(engine, filters)), engine, filters)
 
 
 def people_in_view(engine: Engine, filters: Filters) -> ir.Table:

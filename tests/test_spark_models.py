@@ -14,8 +14,7 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.models.bgnbd import BGNBDModel
 from metrics.models.gamma_gamma import GammaGammaModel
-from metrics.models.inputs import btyd_groups, repeat_spend_expr, spend_inputs, unit_days
-from metrics.population import customer_mart_frame
+from metrics.models.inputs import btyd_groups, history_triples, repeat_spend_expr, spend_inputs, unit_days
 
 pytest_plugins = ["tests.spark_support"]  # fixtures: spark_engine, duckdb_twin
 pytestmark = pytest.mark.spark
@@ -33,7 +32,7 @@ def test_bgnbd_on_spark_groups_equals_per_customer_fit(time_unit: str, spark_eng
                                                        duckdb_twin: Engine) -> None:
     filters = _filters(duckdb_twin)
     groups = btyd_groups(spark_engine, filters, time_unit)
-    customers = customer_mart_frame(duckdb_twin, filters)
+    customers = duckdb_twin.execute(history_triples(duckdb_twin, filters).order_by("customer_id"))  # one row each
     days = unit_days(time_unit)
     assert int(groups.customers.sum()) == len(customers)
     assert len(groups) < len(customers)  # the grouping really collapses rows

@@ -47,6 +47,7 @@ def _optional(module: str) -> Any:
 def _cases() -> dict[str, Case]:
     from metrics import population
     from metrics.grains import GRAINS
+    from metrics.mart import stored_mart
     from metrics.measures import kpis
     from metrics.measures import registry as measures
     from metrics.population import customer_mart_frame
@@ -61,6 +62,8 @@ def _cases() -> dict[str, Case]:
         "frequency_bands": kpis.frequency_bands,
         # every RFM score and every scheme's label, per customer
         "labelled_mart": lambda e, f: e.execute(population.customer_mart(e, f).order_by("customer_id")),
+        # the stored mart: measures and RFM scores, one row per customer of the scope
+        "stored_mart": lambda e, f: e.execute(stored_mart(e, f).order_by("customer_id")),
     }
     # the labelled mart holds every scheme's label per customer; customer_segments selects one of them
     cases["customer_segments[rfm]"] = (
@@ -81,6 +84,8 @@ def _cases() -> dict[str, Case]:
     cases["segment_details[loyalty]"] = lambda e, f: segments.segment_details(e, f, "loyalty").astype(
         {c: "float64" for c in segments.segment_details(e, f, "loyalty").columns if c.endswith("_change")})
     cases["audience[loyalty,At-Risk]"] = lambda e, f: segments.audience(e, f, "loyalty", "At-Risk")
+    cases["audience_preview[loyalty,At-Risk]"] = (
+        lambda e, f: segments.audience_preview(e, f, "loyalty", "At-Risk", 25)["rows"])
     if trends := _optional("metrics.measures.trends"):
         for grain in GRAINS:
             cases[f"period_sales[{grain}]"] = lambda e, f, g=grain: trends.period_sales(e, f, g)
@@ -407,7 +412,10 @@ def test_edge_dataset_hits_the_edges(edge_engines: tuple[Engine, Engine]) -> Non
     mart = customer_mart_frame(duck, EDGE_STATES["all"]).set_index("customer_id")
     assert mart.loc[1, "revenue"] == mart.loc[2, "revenue"] == 30.3
     assert mart.loc[3, "discount_share"] == 0.2
-    assert mart.loc[4, "frequency"] == 1  # two purchase days, one of them with two orders
+    from metrics.models.inputs import history_triples
+
+    triples = duck.execute(history_triples(duck, EDGE_STATES["all"])).set_index("customer_id")
+    assert triples.loc[4, "frequency"] == 1  # two purchase days, one of them with two orders
     labels = duck.execute(labelled(duck, EDGE_STATES["all"])).set_index("customer_id")
     # 12 buyers: income median 65,000 (between 60k and 70k), spending median 50 (counts as high)
     assert labels.loc[1, "segment_income_spending"] == "Potential Growers"

@@ -68,8 +68,8 @@ from metrics.mart import MONEY_DECIMALS
 from metrics.models.fitted_model import ModelFitError
 from metrics.models.gamma_gamma import DAYS_PER_MONTH, GammaGammaModel, frequency_monetary_correlation
 from metrics.models.purchase_models import PURCHASE_MODELS, PurchaseModel
-from metrics.population import members
-from metrics.selection import history_scope, scope_orders
+from metrics.population import history_months, members
+from metrics.selection import history_scope
 
 #: Days per model time unit.
 TIME_UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -123,13 +123,12 @@ def whole_history_expr(engine: Engine, filters: Filters) -> ir.Table:
     """Per customer of the scope's customer choices with a valid order on or before the as-of date (the
     range start plays no part), their whole valid history up to it: the BTYD triple ``frequency`` (x:
     distinct purchase days − 1), ``span_days`` (t_x), ``tenure_days`` (T) and ``repeat_revenue`` (the net
-    revenue of the purchase days after the first, the Gamma-Gamma input). One pass over the order history
-    gives both models their inputs."""
-    orders = scope_orders(engine, filters, whole_history=True)
-    days = orders.group_by(["customer_id", "order_date"]).aggregate(day_revenue=orders.net_revenue.sum())
-    per = days.group_by("customer_id").aggregate(
-        order_days=days.count(), first_day=days.order_date.min(), last_day=days.order_date.max(),
-        revenue=days.day_revenue.sum(), first_revenue=days.day_revenue.argmin(days.order_date))
+    revenue of the purchase days after the first, the Gamma-Gamma input). Read from the shared
+    customer-month table (:func:`metrics.population.history_months`): no pass over the orders of its own."""
+    months = history_months(engine, filters)
+    per = months.group_by("customer_id").aggregate(
+        order_days=months.days.sum(), first_day=months.first_date.min(), last_day=months.last_date.max(),
+        revenue=months.revenue_raw.sum(), first_revenue=months.first_day_revenue.argmin(months.mi))
     return per.select(
         "customer_id", frequency=(per.order_days - 1).cast("int64"),
         span_days=per.last_day.delta(per.first_day, unit="day").cast("int64"),
