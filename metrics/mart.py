@@ -25,7 +25,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.segments.rfm import rfm_scores, with_rfm_cells
-from metrics.selection import first_valid_orders, scope_orders
+from metrics.selection import range_orders, scope_buyer_facts
 
 #: Customers whose last valid order is within this many days of the as-of date are "active".
 ACTIVE_WINDOW_DAYS = 30
@@ -49,10 +49,8 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
       to the as-of date regardless of the range start
     - ``is_prime``, ``country``: the scope columns of dim_customer
     """
-    orders = scope_orders(engine, filters)
+    orders = range_orders(engine, filters)
     per_customer = orders.group_by("customer_id").aggregate(
-        is_prime=orders.is_prime.arbitrary(),
-        country=orders.country.arbitrary(),
         orders=orders.count(),
         # Money sums rounded to the cent: a float sum depends on the engine's summation order, and
         # customers whose revenue is "equal" must tie (M score, discount share) on every backend.
@@ -64,8 +62,9 @@ def customer_mart_expr(engine: Engine, filters: Filters) -> ir.Table:
         first_order_date=orders.order_date.min(),
         last_order_date=orders.order_date.max(),
     )
-    first_ever = first_valid_orders(engine)  # every mart customer has a valid order by the as-of date
-    return per_customer.inner_join(first_ever, "customer_id")
+    # every mart customer has a valid order by the as-of date; the join adds the scope columns and keeps
+    # the scope's customers only
+    return per_customer.inner_join(scope_buyer_facts(engine, filters), "customer_id")
 
 
 def repeat_revenue(orders: ir.Table) -> ir.FloatingValue:

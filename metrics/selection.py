@@ -121,6 +121,33 @@ def first_valid_orders(engine: Engine) -> ir.Table:
     return valid.group_by("customer_id").aggregate(first_order_ever=valid.order_ts.min().date())
 
 
+@memoized
+def buyer_facts(engine: Engine) -> ir.Table:
+    """``customer_id``, ``first_order_ever``, ``is_prime``, ``country`` of every customer with a valid
+    order in the data: :func:`first_valid_orders` with the scope columns of dim_customer, once per engine,
+    so a scope's mart joins one narrow table per customer instead of joining dim_customer to every order."""
+    people = engine.customers.select("customer_id", "is_prime", "country")
+    return first_valid_orders(engine).inner_join(people, "customer_id")
+
+
+def scope_buyer_facts(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`buyer_facts` of the scope's Prime choice and countries."""
+    facts = buyer_facts(engine)
+    predicates = _customer_predicate(facts, filters)
+    return facts.filter(*predicates) if predicates else facts
+
+
+def range_orders(engine: Engine, filters: Filters) -> ir.Table:
+    """Valid orders in the date range of the scope's customers, with ``order_date`` and no customer
+    columns: a semi-join on dim_customer only when the scope picks customers (Prime choice, countries)."""
+    o = engine.orders
+    orders = o.filter(o.date_key.between(ibis.literal(date_key(filters.start)), ibis.literal(date_key(filters.end))),
+                      valid_order(o))
+    if _customer_predicate(engine.customers, filters):
+        orders = orders.semi_join(scope_customers(engine, filters).select("customer_id"), "customer_id")
+    return orders.mutate(order_date=orders.order_ts.date())
+
+
 def buyer_ids(engine: Engine, filters: Filters) -> ir.Table:
     """``customer_id`` of the scope's customers with a valid order on or before the as-of date."""
     first = first_valid_orders(engine)
