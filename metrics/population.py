@@ -20,6 +20,8 @@ Prospects (no valid order) hold no segment label, so a focus leaves none of them
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -28,7 +30,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import scalar
-from metrics.grains import month_index_expr
+from metrics.grains import month_index, month_index_expr
 from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, first_order_revenue, scope_mart, with_attributes
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.rules import SCHEMES, check_scheme, segment_column, with_labels
@@ -141,15 +143,9 @@ def orders_in_view(engine: Engine, filters: Filters, *, valid_only: bool = True,
                          engine, filters)
 
 
-@memoized(scope_only=True)
-def history_months(engine: Engine, filters: Filters) -> ir.Table:
-    """One row per customer of the scope's customer choices and month with a valid order, over the whole
-    history up to the as-of date (the range start plays no part; the focus neither), materialised once:
-    ``customer_id``, ``mi``, ``is_prime``, ``orders``, ``days`` (distinct purchase days), ``revenue``
-    (rounded to the cent) and ``revenue_raw`` (unrounded, for sums over months), ``repeat_revenue``
-    (after the month's first order), ``first_day_revenue`` (the revenue of the month's first purchase
-    day), ``first_date``, ``last_date``. Built from one row per customer and purchase day."""
-    orders = scope_orders(engine, filters, whole_history=True)
+def _month_rows(orders: ir.Table) -> ir.Table:
+    """One row per customer and month of ``orders`` (valid orders with ``order_date`` and ``is_prime``),
+    built from one row per customer and purchase day (the columns of :func:`history_months`)."""
     days = orders.group_by(["customer_id", "order_date"]).aggregate(
         is_prime=orders.is_prime.arbitrary(), n=orders.count(), day_revenue=orders.net_revenue.sum(),
         first_revenue=first_order_revenue(orders))
@@ -162,10 +158,43 @@ def history_months(engine: Engine, filters: Filters) -> ir.Table:
         first_date=days.order_date.min(), last_date=days.order_date.max())
 
 
+@memoized(scope_only=True)
+def _months_of_data(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`_month_rows` of every valid order of the customer choices (once per choice: every end date
+    reads it)."""
+    return _month_rows(scope_orders(engine, filters, whole_history=True))
+
+
+@memoized(scope_only=True)
+def _as_of_month(engine: Engine, filters: Filters) -> ir.Table:
+    """:func:`_month_rows` of the as-of month, its orders up to the as-of date only."""
+    month = Filters(date(filters.end.year, filters.end.month, 1), filters.end, filters.prime, filters.countries)
+    return _month_rows(scope_orders(engine, month))
+
+
+def history_months(engine: Engine, filters: Filters) -> ir.Table:
+    """One row per customer of the scope's customer choices and month with a valid order, over the whole
+    history up to the as-of date (the range start plays no part; the focus neither): ``customer_id``,
+    ``mi``, ``is_prime``, ``orders``, ``days`` (distinct purchase days), ``revenue`` (rounded to the cent)
+    and ``revenue_raw`` (unrounded, for sums over months), ``repeat_revenue`` (after the month's first
+    order), ``first_day_revenue`` (the revenue of the month's first purchase day), ``first_date``,
+    ``last_date``.
+
+    The months before the as-of month are those of the whole data, computed once per customer choice and
+    shared by every end date; the as-of month is the whole data's too when the as-of date ends it (or the
+    data), else it is computed from that month's orders up to the as-of date."""
+    lo, hi = engine.date_bounds()
+    whole = _months_of_data(engine, Filters(lo, max(lo, hi), filters.prime, filters.countries))
+    end_mi = month_index(filters.end)
+    if filters.end >= hi or (filters.end + timedelta(days=1)).day == 1:
+        return whole if filters.end >= hi else whole.filter(whole.mi <= ibis.literal(end_mi))
+    return whole.filter(whole.mi < ibis.literal(end_mi)).union(_as_of_month(engine, filters))
+
+
 def customer_months(engine: Engine, filters: Filters) -> ir.Table:
     """One row per customer in view and month with a valid order, over their whole history up to the as-of
-    date: the columns of :func:`history_months`, which is computed once per end date and customer choices
-    (:func:`metrics.selection.history_scope`) and shared by the monthly views (lifecycle, cohorts, monthly
+    date: the columns of :func:`history_months` (computed once per customer choice, see there), shared
+    by the monthly views (lifecycle, cohorts, monthly
     activity, monthly trends) and the models' whole histories, each of which used to scan the orders."""
     return _only_members(history_months(engine, history_scope(engine, filters)), engine, filters)
 
