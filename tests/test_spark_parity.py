@@ -180,6 +180,7 @@ NOT_METRICS = {
     # building blocks compared through the cases built on them (the mart, the measures, churn and CLV;
     # the fitted models also in tests/test_spark_models.py)
     "metrics.population.labelled_mart", "metrics.mart.scope_mart", "metrics.selection.first_valid_orders",
+    "metrics.selection.buyer_facts",
     "metrics.models.inputs.repeat_spend", "metrics.models.inputs.spend_inputs",
     "metrics.models.inputs.history_triples", "metrics.models.inputs.fit_model",
     "metrics.models.scores.customer_scores", "metrics.models.quality.evaluate_holdout",
