@@ -13,10 +13,10 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 import xstatic.pkg.bootstrap as xstatic_bootstrap
-from dash import dcc, html
+from dash import Input, Output, State, dcc, html
 from flask import abort, jsonify, send_from_directory
 
-from components.filter_bar import NAV_LINK, NOTICES, filter_bar
+from components.filter_bar import NAV_LINK, NOTICES, filter_bar, print_header
 from components.state import NAV_ID, QUERY_STORE, URL_ID
 from metrics.engine import DataNotFoundError, get_engine, table_location
 from metrics.schema import TABLES
@@ -98,6 +98,9 @@ def health():
         return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503
 
 
+NAV_TOGGLER, NAV_COLLAPSE = "navbar-toggler", "navbar-collapse"
+
+
 def navbar() -> dbc.Navbar:
     """Links to every registered page, in registry order; hrefs get the current query string."""
     links = [
@@ -109,10 +112,19 @@ def navbar() -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container([
             dbc.NavbarBrand(APP_TITLE, href=dash.get_relative_path("/"), className="fw-bold"),
-            dbc.Nav(links, navbar=True, className="flex-wrap"),
+            dbc.NavbarToggler(id=NAV_TOGGLER, n_clicks=0),
+            dbc.Collapse(dbc.Nav(links, navbar=True, className="flex-wrap"), id=NAV_COLLAPSE, navbar=True,
+                         is_open=False),
         ], fluid=True),
-        color="dark", dark=True, className="mb-3 app-navbar",
+        color="dark", dark=True, expand="md", className="mb-3 app-navbar",
     )
+
+
+@dash.callback(Output(NAV_COLLAPSE, "is_open"), Input(NAV_TOGGLER, "n_clicks"), State(NAV_COLLAPSE, "is_open"),
+               prevent_initial_call=True)
+def toggle_navbar(_clicks: int | None, is_open: bool | None) -> bool:
+    """On a phone the page links fold behind the navbar's toggler."""
+    return not is_open
 
 
 def layout() -> html.Div:
@@ -122,6 +134,7 @@ def layout() -> html.Div:
         dcc.Store(id=QUERY_STORE),
         navbar(),
         dbc.Container([
+            print_header(),
             filter_bar(),
             html.Div(id=NOTICES),
             dash.page_container,

@@ -11,8 +11,13 @@ from dash import dcc, html
 from components.colours import OI_VERMILLION, SERIES_COLOURS, TEAL
 
 EMPTY_MESSAGE = "No orders match these filters"
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
-                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"]}
+#: Plotly's modebar without its logo and without any button that sends a chart (or its hover data, such as
+#: customer ids) to an outside service; the camera button is taken over by assets/page_output.js, which
+#: names the PNG after the chart's title and the filter state and draws both into the image.
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "showLink": False, "sendData": False,
+                "showSendToCloud": False, "showEditInChartStudio": False, "showTips": False,
+                "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d", "sendDataToCloud",
+                                           "editInChartStudio"]}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 TEMPLATE = "custintel"
 
@@ -56,17 +61,22 @@ def empty_figure(message: str = EMPTY_MESSAGE, *, height: int | None = None) -> 
 
 
 def chart_frame(title: str, question: str, graph_id: str | dict, *, height: int = 340,
-                controls: object | None = None, footer: object | None = None) -> dbc.Card:
-    """A card: title, the question the chart answers, optional controls, and the graph under a spinner."""
+                controls: object | None = None, footer: object | None = None,
+                min_width: int | None = None) -> dbc.Card:
+    """A card: title, the question the chart answers, optional controls, and the graph under a spinner.
+
+    ``min_width`` (pixels) keeps a dense chart such as a heatmap readable on a narrow screen: below that
+    width the chart scrolls sideways inside its card instead of squeezing its labels."""
+    style = {"height": f"{height}px", **({"minWidth": f"{min_width}px"} if min_width else {})}
     header = [html.H6(title, className="mb-0 chart-title"),
               html.Small(question, className="text-muted chart-question")]
     body = [
         html.Div(controls, className="chart-controls mb-2") if controls is not None else None,
-        dcc.Loading(
+        html.Div(dcc.Loading(
             dcc.Graph(id=graph_id, figure=empty_figure("Loading…", height=height), config=GRAPH_CONFIG,
-                      style={"height": f"{height}px"}),
+                      style=style),
             type="default", delay_show=250,
-        ),
+        ), className="chart-scroll"),
         html.Div(footer, className="chart-footer small text-muted mt-1") if footer is not None else None,
     ]
     return dbc.Card([dbc.CardHeader(header), dbc.CardBody([b for b in body if b is not None])],

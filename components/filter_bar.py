@@ -25,7 +25,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
 from metrics.filters import PRIME_CHOICES, Filters
@@ -37,17 +37,24 @@ DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "fil
                                             "filter-segment")
 PERIOD = "filter-period"
 RESET, NOTICES, SEGMENT_BOX = "filter-reset", "filter-notices", "filter-segment-box"
+#: the print / PDF button (assets/page_output.js opens the browser's print dialog)
+PRINT = "print-button"
+#: the filter state in words (printed above every page and drawn on chart images) and as a file-name stem
+FILTER_LINE, FILTER_STEM = "filter-line", "filter-stem"
+#: on a phone the bar folds behind one button that shows the filter state
+FILTER_TOGGLE, FILTER_COLLAPSE = "filter-toggle", "filter-collapse"
 NAV_LINK = "nav-link"
 
 
-def filter_bar() -> dbc.Card:
-    """The controls (their values are set by the sync callback from the URL)."""
+def filter_bar() -> html.Div:
+    """The controls (their values are set by the sync callback from the URL); on a phone they fold behind
+    one button showing the filter state."""
     eng = engine()
     lo, hi = eng.date_bounds()
     countries = eng.countries()
     presets = period_presets(lo, hi)
     default = default_filters(eng)
-    return dbc.Card(dbc.CardBody(dbc.Row([
+    card = dbc.Card(dbc.CardBody(dbc.Row([
         dbc.Col([
             dbc.Label("Date range", html_for=DATES, className="small fw-semibold mb-1"),
             dcc.DatePickerRange(
@@ -82,9 +89,14 @@ def filter_bar() -> dbc.Card:
                              className="segment-label"),
             ], className="d-flex gap-2"),
         ], id=SEGMENT_BOX), xs=12, md=True),
-        dbc.Col(dbc.Button("Reset", id=RESET, color="link", size="sm", n_clicks=0, className="mt-4"),
-                xs="auto"),
+        dbc.Col([dbc.Button("Reset", id=RESET, color="link", size="sm", n_clicks=0, className="mt-4"),
+                 dbc.Button("Print / PDF", id=PRINT, color="secondary", outline=True, size="sm", n_clicks=0,
+                            className="mt-4 ms-1", title="Print this page or save it as PDF (A4 landscape)")],
+                xs="auto", className="filter-actions"),
     ], className="g-3 align-items-start")), className="filter-bar shadow-sm mb-2")
+    toggle = dbc.Button("Filters", id=FILTER_TOGGLE, color="light", size="sm", n_clicks=0,
+                        className="filter-toggle border text-truncate")
+    return html.Div([toggle, dbc.Collapse(card, id=FILTER_COLLAPSE, is_open=False, className="filter-collapse")])
 
 
 def _segment_options(scheme: str | None) -> list[dict[str, str]]:
@@ -166,6 +178,27 @@ def sync_filters(search: str | None, start: str | None, end: str | None, prime: 
             changed(f.prime, prime), changed(list(f.countries), sorted(countries or [])),
             changed(scheme, scheme_in), changed(f.focus.label if f.focus else None, segment_in),
             _segment_options(scheme), _notices(state), changed(_period_shown(presets, f, period), period))
+
+
+def print_header() -> html.Div:
+    """The filter state in words: shown only when the page is printed, and read by chart images."""
+    return html.Div([html.Div(id=FILTER_LINE, className="filter-line"), html.Span(id=FILTER_STEM, hidden=True)],
+                    className="print-header")
+
+
+@callback(Output(FILTER_LINE, "children"), Output(FILTER_STEM, "children"), Output(FILTER_TOGGLE, "children"),
+          Input(QUERY_STORE, "data"))
+def describe_state(query: str | None) -> tuple[str, str, str]:
+    """The printed filter line, the file-name stem of chart images and the phone's filter button."""
+    f = parse_query(query).filters
+    return f"Filters: {f.summary()}", f.describe(), f"Filters ▾  {f.summary()}"
+
+
+@callback(Output(FILTER_COLLAPSE, "is_open"), Input(FILTER_TOGGLE, "n_clicks"), State(FILTER_COLLAPSE, "is_open"),
+          prevent_initial_call=True)
+def toggle_filters(_clicks: int | None, is_open: bool | None) -> bool:
+    """The phone's filter button opens and closes the bar (on wider screens it is always shown)."""
+    return not is_open
 
 
 @callback(Output(SEGMENT_BOX, "style"), Input(URL_ID, "pathname"))

@@ -80,7 +80,7 @@ def glossary_sections() -> list:
         dbc.Table([html.Thead(html.Tr([html.Th("Measure"), html.Th("Definition"), html.Th(""),
                                        html.Th("Better when"), html.Th("Adds across segments"),
                                        html.Th("Per segment")])),
-                   html.Tbody(kpi_rows)], size="sm", striped=True, className="mb-0"),
+                   html.Tbody(kpi_rows)], size="sm", striped=True, responsive=True, className="mb-0"),
     ])], className="mb-3 shadow-sm", id="glossary-kpis")
 
     schemes = []
@@ -114,7 +114,7 @@ def glossary_sections() -> list:
                    html.Tbody([html.Tr([html.Td(html.Code(name)), html.Td(spec.description),
                                         html.Td(", ".join(f"--{o}" for o in spec.options))])
                                for name, spec in EXPORTS.items() if spec.available()])],
-                  size="sm", striped=True, className="mb-0"),
+                  size="sm", striped=True, responsive=True, className="mb-0"),
     ])], className="mb-3 shadow-sm", id="glossary-tables")
     models = dbc.Card([dbc.CardHeader(html.H6("Churn and CLV models", className="mb-0")), dbc.CardBody([
         html.Ul([html.Li([html.Strong(info.label + ": "), info.description]) for info in PURCHASE_MODEL_INFO.values()],

@@ -163,7 +163,9 @@ def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 38
             id=grid_id(table_id),
             columnDefs=columns,
             rowData=[],
-            defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90},
+            # headers wrap instead of being cut ("% of custo…"); columns fit their content
+            defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90,
+                           "wrapHeaderText": True, "autoHeaderHeight": True},
             dashGridOptions={"pagination": True, "paginationPageSize": page_size,
                              "paginationPageSizeSelector": [15, 50, 200], "enableCellTextSelection": True,
                              "tooltipShowDelay": 300, "animateRows": False,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode
 
-from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.labels import SCHEME_LABELS, SCHEME_TITLES
 
 PRIME_CHOICES: tuple[str, ...] = ("All", "Prime", "Non-Prime")
 MAX_COUNTRIES = 50
@@ -149,6 +149,21 @@ class Filters:
         if self.model is not None:
             parts.append(self.model)
         return "_".join(parts)
+
+    def summary(self) -> str:
+        """One line in words for printed pages and chart images, e.g. ``1 Jan 2024 – 31 Dec 2024 · Prime
+        customers · Germany, France · Loyalty: At-Risk``."""
+        def day(d: date) -> str:
+            return f"{d.day} {d:%b %Y}"
+
+        parts = [f"{day(self.start)} – {day(self.end)}",
+                 {"All": "all customers", "Prime": "Prime customers", "Non-Prime": "Non-Prime customers"}[self.prime],
+                 ", ".join(self.countries) if self.countries else "all countries"]
+        if self.focus is not None:
+            parts.append(f"{SCHEME_TITLES.get(self.focus.scheme, self.focus.scheme)}: {self.focus.label}")
+        if self.model is not None:
+            parts.append(f"purchase model {self.model}")
+        return " · ".join(parts)
 
     # ----- URL round trip -------------------------------------------------------------------------
     def to_query(self) -> str:

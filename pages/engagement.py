@@ -68,10 +68,11 @@ def layout(**_query: str) -> html.Div:
         ]),
         dbc.Row([
             dbc.Col(chart_frame("Activity by year and month", "Which months are busy, and is that changing "
-                                "year over year?", "engagement-year-month", controls=measure_picker),
+                                "year over year?", "engagement-year-month", controls=measure_picker,
+                                min_width=560),
                     lg=6, className="mb-3"),
             dbc.Col(chart_frame("Activity by weekday and hour", "On which days and at what times do customers "
-                                "buy?", "engagement-weekday-hour"), lg=6, className="mb-3"),
+                                "buy?", "engagement-weekday-hour", min_width=560), lg=6, className="mb-3"),
         ]),
         dbc.Row([
             dbc.Col(chart_frame("Email open rate", "Which segments open our emails? (opened / sent, by month)",
@@ -81,7 +82,7 @@ def layout(**_query: str) -> html.Div:
         ]),
         dbc.Row(dbc.Col(chart_frame(
             "Cohort retention", "Of the customers who first bought in a month (the cohort), what share bought "
-            "again k months later?", "engagement-cohorts", height=460), className="mb-3")),
+            "again k months later?", "engagement-cohorts", height=460, min_width=640), className="mb-3")),
         dbc.Row([
             dbc.Col(question_card("Prospects vs buyers", "How many people browse or abandon carts without ever buying?",
                                   dcc.Loading(html.Div(id="engagement-prospects"), delay_show=250), full_height=True),

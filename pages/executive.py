@@ -51,7 +51,7 @@ def layout(**_query: str) -> html.Div:
         ]),
         dbc.Row(dbc.Col(chart_frame(
             "Segment × country", "Where do the segments live, and how do they perform by country?",
-            "executive-matrix", height=420,
+            "executive-matrix", height=420, min_width=720,
             controls=html.Div([
                 html.Span("Segments", className="small me-2"), scheme_dropdown("executive-scheme"),
                 html.Span("Measure", className="small mx-2"),

@@ -122,7 +122,7 @@ def layout(**_query: str) -> html.Div:
                                 height=320), lg=6, className="mb-3"),
             dbc.Col(chart_frame("Probability a customer is still active", "P(alive) by repeat purchases and weeks "
                                 "since the last purchase, for a customer first seen as long ago as the median "
-                                "customer.", "risk-palive", height=320), lg=6, className="mb-3"),
+                                "customer.", "risk-palive", height=320, min_width=480), lg=6, className="mb-3"),
         ]),
     ])
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import pytest
 from dash.exceptions import PreventUpdate
 
-from components.charts import EMPTY_MESSAGE, chart_frame, empty_figure, gauge, segment_figure
+from components.charts import EMPTY_MESSAGE, GRAPH_CONFIG, chart_frame, empty_figure, gauge, segment_figure
 from components.colours import BAND_COLOURS, RISK_COLOURS, SEGMENT_COLOURS, scheme_colours, segment_colour
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct, fmt_signed_pct, format_value
 from components.kpi import BAD, GOOD, NEUTRAL, delta_style, kpi_card
@@ -221,3 +221,26 @@ def test_glossary_is_built_from_the_code():
     for name in EXPORTS:
         assert name in text
     assert "Top Tier" in text and "Champions" in text
+
+
+def test_graph_config_sends_nothing_anywhere_and_shows_no_logo():
+    assert GRAPH_CONFIG["displaylogo"] is False
+    assert GRAPH_CONFIG["showSendToCloud"] is False and GRAPH_CONFIG["showEditInChartStudio"] is False
+    assert GRAPH_CONFIG["showLink"] is False and GRAPH_CONFIG["sendData"] is False
+    assert {"sendDataToCloud", "editInChartStudio"} <= set(GRAPH_CONFIG["modeBarButtonsToRemove"])
+
+
+def test_a_dense_chart_keeps_its_width_and_scrolls_inside_its_card():
+    card = chart_frame("Heat", "Where?", "heat-graph", height=300, min_width=700)
+    graphs = [c for c in _walk(card) if getattr(c, "id", None) == "heat-graph"]
+    assert graphs[0].style == {"height": "300px", "minWidth": "700px"}
+    assert any("chart-scroll" in (getattr(c, "className", "") or "") for c in _walk(card))
+
+
+def _walk(component):
+    """The component and every component below it."""
+    yield component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)

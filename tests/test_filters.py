@@ -99,6 +99,13 @@ def test_describe_is_file_name_friendly():
     assert f.describe() == "2024-01-01_2024-12-31_NonPrime_UnitedStates_CantLoseThem"
 
 
+def test_summary_says_the_filter_state_in_words():
+    f = Filters("2024-01-01", "2024-12-31", "Non-Prime", ("United States", "France")).with_focus("loyalty", "At-Risk")
+    assert f.summary() == ("1 Jan 2024 – 31 Dec 2024 · Non-Prime customers · France, United States · "
+                           "Loyalty tier (RFM): At-Risk")
+    assert Filters("2024-03-05", "2024-03-31").summary() == "5 Mar 2024 – 31 Mar 2024 · all customers · all countries"
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     start=st.dates(date(2021, 1, 1), date(2024, 12, 31)),
