@@ -21,17 +21,19 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 import numpy as np
 import pandas as pd
-from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html
+from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from components.formatting import D3_FORMATS, fmt_int
 from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
-from metrics.export import export_filename, to_safe_csv
+from metrics.export import SheetColumn, export_filename, spreadsheet_frame, to_spreadsheet_csv, to_xlsx, unit_header
 from metrics.filters import Filters
 from metrics.measures.registry import MEASURES, SEGMENT_DETAIL_MEASURES
 
 GRID, EXPORT, DOWNLOAD, PARAMS, CAPTION = "data-table", "table-export", "table-download", "table-params", \
     "table-caption"
+EXPORT_XLSX, EXPORT_NOTICE = "table-export-xlsx", "table-export-notice"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Rows sent to the browser at most; the CSV export always has every row.
 DEFAULT_MAX_ROWS = 2000
 
@@ -44,11 +46,23 @@ def _id(kind: str, table_id: str) -> dict[str, str]:
     return {"type": kind, "index": table_id}
 
 
+class GridColumn(dict):
+    """An AG Grid column definition (sent to the browser as the dict it is) that also remembers its display
+    format, so an export writes each value as the grid shows it."""
+
+    fmt: str | None = None
+
+
+Columns = list[dict[str, Any]] | Callable[..., list[dict[str, Any]]]
+
+
 @dataclass(frozen=True)
 class TableSource:
     """Where a table's rows come from: ``frame(filters, **params)`` returns the whole table (the export);
     ``preview(filters, limit, **params)``, where given, returns ``{"rows": first rows, "total": count}``
-    for a long table, so the grid never pulls the whole list."""
+    for a long table, so the grid never pulls the whole list. ``columns`` are the grid's columns (or a
+    function of the table's parameters returning them): the export writes those, under those headers.
+    ``top`` names a list ranked and capped for the grid ("top 500 of 503"); its export has every row."""
 
     table_id: str
     stem: str
@@ -56,6 +70,11 @@ class TableSource:
     use_segment: bool = True
     max_rows: int = DEFAULT_MAX_ROWS
     preview: Callable[..., dict[str, Any]] | None = None
+    columns: Columns | None = None
+    top: bool = False
+
+    def grid_columns(self, params: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return self.columns(**params) if callable(self.columns) else self.columns
 
 
 _TABLES: dict[str, TableSource] = {}
@@ -63,9 +82,10 @@ _TABLES: dict[str, TableSource] = {}
 
 def register_table(table_id: str, frame: Callable[..., pd.DataFrame], *, stem: str, use_segment: bool = True,
                    max_rows: int = DEFAULT_MAX_ROWS,
-                   preview: Callable[..., dict[str, Any]] | None = None) -> TableSource:
+                   preview: Callable[..., dict[str, Any]] | None = None, columns: Columns | None = None,
+                   top: bool = False) -> TableSource:
     """Declare a table (at import time of its page); the id must be unique across the app."""
-    source = TableSource(table_id, stem, frame, use_segment, max_rows, preview)
+    source = TableSource(table_id, stem, frame, use_segment, max_rows, preview, columns, top)
     existing = _TABLES.get(table_id)
     if existing is not None and existing.stem != stem:
         raise ValueError(f"table id {table_id!r} is already registered for {existing.stem!r}")
@@ -78,9 +98,11 @@ def table_source(table_id: str) -> TableSource:
 
 
 def column(field: str, header: str | None = None, fmt: str | None = None, *, link: bool = False,
-           width: int | None = None, pinned: bool = False, tooltip: str | None = None) -> dict[str, Any]:
+           width: int | None = None, pinned: bool = False, tooltip: str | None = None) -> GridColumn:
     """An AG Grid column: numbers are right-aligned, formatted with d3-format and filtered numerically."""
-    col: dict[str, Any] = {"field": field, "headerName": header or field.replace("_", " ").capitalize()}
+    # the header names the unit an export writes ("Churn risk (%)"), so grid and spreadsheet agree
+    col = GridColumn(field=field, headerName=unit_header(header or field.replace("_", " ").capitalize(), fmt))
+    col.fmt = fmt
     if fmt == "pp":  # a difference of shares, shown in percentage points
         col["valueFormatter"] = {
             "function": "params.value == null ? '' : d3.format('+.1f')(params.value * 100) + ' pp'"}
@@ -156,8 +178,15 @@ def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 38
     return html.Div([
         html.Div([
             html.Small(id=_id(CAPTION, table_id), className="text-muted table-caption"),
-            dbc.Button("Export CSV", id=_id(EXPORT, table_id), size="sm", color="secondary", outline=True,
-                       className="export-button", n_clicks=0),
+            html.Div([
+                html.Small(id=_id(EXPORT_NOTICE, table_id), className="text-danger me-2 export-notice"),
+                dbc.Button("Export CSV", id=_id(EXPORT, table_id), size="sm", color="secondary", outline=True,
+                           className="export-button", n_clicks=0,
+                           title="The table as shown, for a spreadsheet (UTF-8 CSV, every row)"),
+                dbc.Button("Excel", id=_id(EXPORT_XLSX, table_id), size="sm", color="secondary", outline=True,
+                           className="export-button ms-1", n_clicks=0,
+                           title="The table as shown, as an .xlsx workbook with numeric cells"),
+            ], className="d-flex align-items-center"),
         ], className="d-flex justify-content-between align-items-center mb-1"),
         dag.AgGrid(
             id=grid_id(table_id),
@@ -176,6 +205,11 @@ def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 38
         dcc.Download(id=_id(DOWNLOAD, table_id)),
         dcc.Store(id=_id(PARAMS, table_id)),
     ], className="data-table")
+
+
+def capped(frame: pd.DataFrame) -> dict[str, Any]:
+    """The preview of a ranked list whose function reports its length in ``attrs["total_rows"]``."""
+    return {"rows": frame, "total": int(frame.attrs.get("total_rows", len(frame)))}
 
 
 def table_outputs(table_id: str) -> list[Output]:
@@ -222,27 +256,73 @@ def table_update(table_id: str, query: str | None, **params: Any) -> tuple[list[
         shown, total = frame.head(source.max_rows), len(frame)
     caption = f"{fmt_int(total)} row" + ("" if total == 1 else "s")
     if total > len(shown):
-        caption = f"Showing the first {fmt_int(len(shown))} of {fmt_int(total)} rows; the CSV has all"
+        caption = (f"Top {fmt_int(len(shown))} of {fmt_int(total)}; the export has all"
+                   if source.top else f"Showing the first {fmt_int(len(shown))} of {fmt_int(total)} rows; "
+                                      "the export has all")
     state = {"query": filters.to_query(), "params": params}
     return records(shown), state, caption
 
 
+def sheet_columns(columns: list[dict[str, Any]] | None) -> list[SheetColumn] | None:
+    """The export columns of grid columns: leaves in grid order, a group's header in front of its
+    children's ("Total Sales · Share"), each with its display format."""
+    if columns is None:
+        return None
+    out: list[SheetColumn] = []
+    for col in columns:
+        if "children" in col:
+            out += [SheetColumn(c.field, f"{col.get('headerName', '')} · {c.header}", c.fmt)
+                    for c in sheet_columns(col["children"]) or []]
+        elif "field" in col:
+            out.append(SheetColumn(col["field"], col.get("headerName") or col["field"], getattr(col, "fmt", None)))
+    return out
+
+
+def export_stem(source: TableSource, params: dict[str, Any]) -> str:
+    """The table's file-name stem with its parameters (scheme, tier, dimension ...) in it."""
+    values = [str(v) for v in params.values() if v not in (None, "")]
+    return "_".join([source.stem, *values])
+
+
+def export_file(table_id: str, query: str, params: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The ``dcc.Download`` data of a table as a spreadsheet: the grid's columns and headers, values as
+    displayed; ``kind`` is "csv" or "xlsx". Raises ValueError when a table is too long for a sheet."""
+    source = _TABLES[table_id]
+    frame, filters = table_frame(table_id, query, params)
+    columns = sheet_columns(source.grid_columns(params))
+    sheet = spreadsheet_frame(frame, columns) if columns else frame
+    name = export_filename(export_stem(source, params), filters.describe(), kind)
+    if kind == "xlsx":
+        data = to_xlsx(sheet, columns or [], sheet=source.stem)
+        return dcc.send_bytes(data, name, type=XLSX_MIME)
+    return dcc.send_string(to_spreadsheet_csv(sheet), name, type="text/csv")
+
+
 @callback(
     Output({"type": DOWNLOAD, "index": MATCH}, "data"),
+    Output({"type": EXPORT_NOTICE, "index": MATCH}, "children"),
     Input({"type": EXPORT, "index": MATCH}, "n_clicks"),
+    Input({"type": EXPORT_XLSX, "index": MATCH}, "n_clicks"),
     State({"type": PARAMS, "index": MATCH}, "data"),
     prevent_initial_call=True,
 )
-def export_table(n_clicks: int | None, state: dict | None) -> dict:
-    """Rebuild the frame the grid shows and send it as a CSV file named after the table and filters."""
-    if not n_clicks or not isinstance(state, dict) or not isinstance(ctx.triggered_id, dict):
+def export_table(n_csv: int | None, n_xlsx: int | None, state: dict | None) -> tuple[Any, str]:
+    """Rebuild the frame the grid shows and send it as CSV or xlsx named after the table, its parameters
+    and the filters."""
+    trigger = ctx.triggered_id
+    if not (n_csv or n_xlsx) or not isinstance(state, dict) or not isinstance(trigger, dict):
         raise PreventUpdate
-    table_id = str(ctx.triggered_id.get("index"))
+    table_id = str(trigger.get("index"))
     if table_id not in _TABLES:
         raise PreventUpdate
     params = state.get("params") if isinstance(state.get("params"), dict) else {}
-    frame, filters = table_frame(table_id, state.get("query") or "", params)
-    return dcc.send_string(to_safe_csv(frame), export_filename(_TABLES[table_id].stem, filters.describe()))
+    kind = "xlsx" if trigger.get("type") == EXPORT_XLSX else "csv"
+    try:
+        return export_file(table_id, state.get("query") or "", params, kind), ""
+    except ValueError as exc:
+        if kind != "xlsx":
+            raise
+        return no_update, str(exc)  # over a sheet's row limit: the message says so and offers CSV
 
 
 @callback(

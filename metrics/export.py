@@ -49,6 +49,117 @@ def to_safe_csv(frame: pd.DataFrame) -> str:
     return neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n")
 
 
+# ----- exports for people: the grid's columns, values as displayed, a BOM, and xlsx ------------------------
+
+#: How a display format is written to a spreadsheet: the factor applied, the decimals kept, the header
+#: suffix and the xlsx number format. Shares are written as numbers in percent ("% of sales (%)": 51.2).
+SPREADSHEET_FORMATS: dict[str, tuple[float, int, str, str]] = {
+    "int": (1, 0, "", "#,##0"),
+    "money": (1, 2, "", "#,##0.00"),
+    "pct": (100, 1, " (%)", "0.0"),
+    "+.1%": (100, 1, " (%)", "+0.0;-0.0;0.0"),
+    "pp": (100, 1, " (pp)", "+0.0;-0.0;0.0"),
+    "float": (1, 2, "", "#,##0.00"),
+    "float1": (1, 1, "", "#,##0.0"),
+    "score": (1, 2, "", "0.00"),
+}
+#: Rows an xlsx sheet holds, its header row included.
+XLSX_MAX_ROWS = 1_048_576
+#: UTF-8 byte-order mark: spreadsheet programs read the file as UTF-8 ("Jörn", not "JÃ¶rn").
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class SheetColumn:
+    """One column of an export for people: the frame's ``field``, the ``header`` the grid shows (with its
+    unit, see :func:`unit_header`) and the display format of its values (a key of
+    :data:`SPREADSHEET_FORMATS`, or None for text and dates)."""
+
+    field: str
+    header: str
+    fmt: str | None = None
+
+
+def unit_header(header: str, fmt: str | None) -> str:
+    """A column header that says the unit a spreadsheet cell holds: "Churn risk (%)" for a share written
+    in percent; a header that already names it ("% of sales") is kept."""
+    suffix = SPREADSHEET_FORMATS[fmt][2] if fmt in SPREADSHEET_FORMATS else ""
+    return header if not suffix or suffix.strip(" ()") in header else header + suffix
+
+
+def spreadsheet_frame(frame: pd.DataFrame, columns: list[SheetColumn]) -> pd.DataFrame:
+    """The grid's columns in the grid's order under the grid's headers, values rounded as displayed
+    (money to cents, shares in percent to one decimal, counts as integers); columns the frame lacks are
+    left out."""
+    out = {}
+    for col in columns:
+        if col.field not in frame.columns:
+            continue
+        series = frame[col.field]
+        spec = SPREADSHEET_FORMATS.get(col.fmt or "")
+        if spec is not None and pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            factor, decimals, _, _ = spec
+            values = pd.to_numeric(series, errors="coerce").astype("float64") * factor
+            values = values.round(decimals)
+            series = values.astype("Int64") if decimals == 0 else values.where(values != 0, 0.0)  # no "-0.0"
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            series = series.dt.strftime("%Y-%m-%d").where(series.notna(), None)
+        out[col.header] = series.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def to_spreadsheet_csv(frame: pd.DataFrame) -> str:
+    """CSV for a spreadsheet: :func:`to_safe_csv` with a UTF-8 byte-order mark in front."""
+    return BOM + to_safe_csv(frame)
+
+
+def to_xlsx(frame: pd.DataFrame, columns: list[SheetColumn], sheet: str = "table") -> bytes:
+    """An .xlsx workbook of a :func:`spreadsheet_frame`: typed cells (numbers as numbers, with the grid's
+    number format), a bold frozen header row, columns sized to their content. Text cells are neutralised
+    as in the CSV. Raises ValueError over a sheet's row limit (:data:`XLSX_MAX_ROWS`)."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    if len(frame) + 1 > XLSX_MAX_ROWS:
+        raise ValueError(f"{len(frame):,} rows do not fit in a sheet ({XLSX_MAX_ROWS - 1:,} at most): "
+                         "export CSV instead")
+    safe = neutralise_frame(frame)
+    formats = {c.header: SPREADSHEET_FORMATS[c.fmt][3] for c in columns if c.fmt in SPREADSHEET_FORMATS}
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(_UNSAFE_FILENAME.sub(" ", sheet)[:31] or "table")
+    ws.freeze_panes = "A2"
+    for i, name in enumerate(safe.columns, start=1):
+        width = max([len(str(name))] + [len(str(v)) for v in safe[name].head(200)])
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 8), 60)
+    bold = Font(bold=True)
+    header = []
+    for name in safe.columns:
+        cell = WriteOnlyCell(ws, value=str(name))
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    number_format = [formats.get(str(name)) for name in safe.columns]
+    for row in safe.itertuples(index=False, name=None):
+        cells = []
+        for value, fmt in zip(row, number_format, strict=True):
+            if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+                value = None
+            elif hasattr(value, "item"):  # numpy scalars
+                value = value.item()
+            cell = WriteOnlyCell(ws, value=value)
+            if fmt is not None and value is not None:
+                cell.number_format = fmt
+            cells.append(cell)
+        ws.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
 def export_filename(stem: str, filter_description: str, extension: str = "csv") -> str:
     """File name carrying the table and the filter state, e.g. ``segments_2024-01-01_2024-12-31_All.csv``."""
     name = _UNSAFE_FILENAME.sub("-", f"{stem}_{filter_description}").strip("-")[:180]

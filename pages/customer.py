@@ -36,8 +36,6 @@ dash.register_page(__name__, path="/customer", name="Customer", order=50,
                    title="Customer · Customer Intelligence", segment_filter=False, data_page=False)
 
 ORDERS_TABLE = "customer-orders"
-register_table(ORDERS_TABLE, lambda filters, customer_id=None: customer_orders(engine(), filters, customer_id),
-               stem="customer_orders", use_segment=False)
 ORDER_GRID_COLUMNS = [
     column("order_ts", "Date", width=110),
     column("order_id", "Order", width=90),
@@ -54,6 +52,8 @@ ORDER_GRID_COLUMNS = [
     column("is_valid", "Counts as a sale", width=110,
            tooltip="Neither returned nor cancelled the same day: only these orders count in sales"),
 ]
+register_table(ORDERS_TABLE, lambda filters, customer_id=None: customer_orders(engine(), filters, customer_id),
+               stem="customer_orders", use_segment=False, columns=ORDER_GRID_COLUMNS)
 INPUT_ID, TITLE, NOTICE, CONTENT = "customer-id-input", "customer-title", "customer-notice", "customer-content"
 #: Segment colours light enough to need dark text on a badge.
 _LIGHT = {"#88CCEE", "#DDCC77", "#BBBBBB", "#999933", "#44AA99", "#E69F00", "#56B4E9"}

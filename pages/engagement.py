@@ -6,15 +6,14 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, html
 
 from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SEQUENTIAL_SCALE, scheme_colours
-from components.formatting import fmt_int, fmt_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import column, data_table, register_table, table_outputs, table_update
+from components.tables import capped, column, data_table, register_table, table_outputs, table_update
 from metrics.measures.activity import (
     MONTH_NAMES,
     WEEKDAY_NAMES,
@@ -31,8 +30,6 @@ dash.register_page(__name__, path="/engagement", name="Engagement & activity", o
                    title="Engagement & activity · Customer Intelligence", segment_filter=True)
 
 ABANDONERS_TABLE = "engagement-cart-abandoners"
-register_table(ABANDONERS_TABLE, lambda filters: cart_abandoners(engine(), filters, limit=500),
-               stem="cart_abandoners")
 ABANDONER_COLUMNS = [
     column("customer_id", "Customer", link=True, width=100),
     column("name", "Name", width=150),
@@ -41,6 +38,20 @@ ABANDONER_COLUMNS = [
     column("web_visits", "Web visits", "int"),
     column("last_active_month", "Last active month"),
 ]
+register_table(ABANDONERS_TABLE, lambda filters: cart_abandoners(engine(), filters, limit=None),
+               stem="cart_abandoners",
+               columns=ABANDONER_COLUMNS, max_rows=500, top=True,
+               preview=lambda filters, limit: capped(cart_abandoners(engine(), filters, limit=limit)))
+PROSPECTS_TABLE = "engagement-prospects-table"
+PROSPECT_COLUMNS = [
+    column("group", "Group", width=110),
+    column("people", "People", "int"),
+    column("engaged", "Engaged", "int", tooltip="A web visit, an opened email or a cart add in the range"),
+    column("abandon_share", "Abandoned a cart", "pct", tooltip="Share of the group with a cart abandon in the range"),
+    column("cart_abandons", "Cart abandons", "int"),
+]
+register_table(PROSPECTS_TABLE, lambda filters: prospects_summary(engine(), filters), stem="prospects_vs_buyers",
+               columns=PROSPECT_COLUMNS)
 MEASURE_TITLES = {"orders": "Orders", "revenue": "Revenue"}
 COHORT_MONTHS = 24
 
@@ -85,7 +96,10 @@ def layout(**_query: str) -> html.Div:
             "again k months later?", "engagement-cohorts", height=460, min_width=640), className="mb-3")),
         dbc.Row([
             dbc.Col(question_card("Prospects vs buyers", "How many people browse or abandon carts without ever buying?",
-                                  dcc.Loading(html.Div(id="engagement-prospects"), delay_show=250), full_height=True),
+                                  html.Div([data_table(PROSPECTS_TABLE, PROSPECT_COLUMNS, height=150),
+                                            html.Small("Prospects have never placed a valid order; engaged = a web "
+                                                       "visit, an opened email or a cart add in the range.",
+                                                       className="text-muted")]), full_height=True),
                     lg=4, className="mb-3"),
             dbc.Col(question_card("Cart abandoners who never bought",
                                   "Whom should a win-over campaign target? (top 500 by abandons)",
@@ -152,22 +166,9 @@ def update_heatmaps(query: str | None, measure: str | None):
     return style_figure(ym, legend=False), style_figure(wh, legend=False)
 
 
-@callback(Output("engagement-prospects", "children"), *table_outputs(ABANDONERS_TABLE),
-          Input(QUERY_STORE, "data"))
+@callback(*table_outputs(PROSPECTS_TABLE), *table_outputs(ABANDONERS_TABLE), Input(QUERY_STORE, "data"))
 def update_prospects(query: str | None):
-    filters = read_filters(query)
-    summary = prospects_summary(engine(), filters)
-    rows = [html.Tr([html.Td(r.group, className="fw-semibold"), html.Td(fmt_int(r.people)),
-                     html.Td(fmt_int(r.engaged)), html.Td(fmt_pct(r.abandon_share)),
-                     html.Td(fmt_int(r.cart_abandons))]) for r in summary.itertuples(index=False)]
-    table = dbc.Table([
-        html.Thead(html.Tr([html.Th("Group"), html.Th("People"), html.Th("Engaged"),
-                            html.Th("Abandoned a cart"), html.Th("Cart abandons")])),
-        html.Tbody(rows),
-    ], size="sm", className="mb-1", responsive=True, id="engagement-prospects-table")
-    note = html.Small("Prospects have never placed a valid order; engaged = a web visit, an opened email or "
-                      "a cart add in the range.", className="text-muted")
-    return (html.Div([table, note]), *table_update(ABANDONERS_TABLE, query))
+    return (*table_update(PROSPECTS_TABLE, query), *table_update(ABANDONERS_TABLE, query))
 
 
 @callback(Output("engagement-cohorts", "figure"), Input(QUERY_STORE, "data"))

@@ -24,13 +24,13 @@ dash.register_page(__name__, path="/", name="Executive", title="Executive · Cus
                    segment_filter=True)
 
 SEGMENT_TABLE = "executive-segments"
-register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
-               stem="segment_summary")
 
 #: Measures the segment × country matrix can show (records of metrics.measures.registry).
 MATRIX_MEASURES = ("customers", "revenue", "aov", "repeat_purchase_rate")
 
 SEGMENT_COLUMNS = segment_summary_columns()
+register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
+               stem="segment_summary", columns=SEGMENT_COLUMNS)
 
 
 def layout(**_query: str) -> html.Div:

@@ -54,7 +54,6 @@ ACTIONS: dict[str, str] = {
 REPEAT_CARDS = tuple(name for name in REPEAT_MEASURES if name != "customers")
 
 CLV_TABLE = "loyalty-clv-tiers"
-register_table(CLV_TABLE, lambda filters: clv_by_segment(engine(), filters, "loyalty"), stem="clv_by_tier")
 CLV_COLUMNS = [
     column("segment", "Tier", pinned=True, width=120),
     column("clv_class", "CLV class", width=120),
@@ -67,15 +66,10 @@ CLV_COLUMNS = [
     column("predicted_clv_low", "CLV total, 80 % low", "money"),
     column("predicted_clv_high", "CLV total, 80 % high", "money"),
 ]
+register_table(CLV_TABLE, lambda filters: clv_by_segment(engine(), filters, "loyalty"), stem="clv_by_tier",
+               columns=CLV_COLUMNS)
 SEGMENTS_TABLE = "loyalty-segments"
 AUDIENCE_TABLE = "loyalty-audience"
-register_table(SEGMENTS_TABLE, lambda filters: segment_details(engine(), filters, "loyalty"),
-               stem="loyalty_tier_details")
-register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine(), filters, "loyalty", tier),
-               stem="audience", max_rows=1000,
-               preview=lambda filters, limit, tier="At-Risk": audience_preview(engine(), filters, "loyalty", tier,
-                                                                              limit))
-
 SEGMENT_COLUMNS = segment_details_columns("Tier", width=130)
 AUDIENCE_GRID_COLUMNS = [
     column("customer_id", "Customer", link=True, width=100),
@@ -88,6 +82,12 @@ AUDIENCE_GRID_COLUMNS = [
     column("last_order_date", "Last order"),
     column("recency_days", "Days since last order", "int"),
 ]
+register_table(SEGMENTS_TABLE, lambda filters: segment_details(engine(), filters, "loyalty"),
+               stem="loyalty_tier_details", columns=SEGMENT_COLUMNS)
+register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine(), filters, "loyalty", tier),
+               stem="audience_loyalty", max_rows=1000, columns=AUDIENCE_GRID_COLUMNS,
+               preview=lambda filters, limit, tier="At-Risk": audience_preview(engine(), filters, "loyalty", tier,
+                                                                              limit))
 
 
 def trend_options(segment_view: bool) -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from components.colours import RISK_COLOURS, SERIES_COLOURS, scheme_colours
 from components.formatting import fmt_int, fmt_number, fmt_pct, fmt_signed_pct
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import NAV_ID, QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, read_filters
-from components.tables import column, data_table, register_table, table_outputs, table_update
+from components.tables import capped, column, data_table, register_table, table_outputs, table_update
 from metrics.customer import parse_customer_id, value_loyalty_points
 from metrics.measures.kpis import customer_kpis
 from metrics.models.choice import model_choice
@@ -40,8 +40,6 @@ dash.register_page(__name__, path="/risk", name="Risk & revenue", order=20,
 #: Customers drawn in the value-vs-loyalty scatter at most (a deterministic sample beyond that).
 SCATTER_SAMPLE = 5000
 ACTIONS_TABLE = "risk-actions"
-register_table(ACTIONS_TABLE, lambda filters: customer_action_table(engine(), filters, limit=500),
-               stem="customers_to_act_on")
 ACTION_COLUMNS = [
     column("customer_id", "Customer", link=True, width=100),
     column("name", "Name", width=150),
@@ -57,6 +55,10 @@ ACTION_COLUMNS = [
     column("predicted_clv_high", "CLV 80 % high", "money"),
     column("revenue_at_risk", "Revenue at risk", "money"),
 ]
+register_table(ACTIONS_TABLE, lambda filters: customer_action_table(engine(), filters, limit=None),
+               stem="customers_to_act_on",
+               columns=ACTION_COLUMNS, max_rows=500, top=True,
+               preview=lambda filters, limit: capped(customer_action_table(engine(), filters, limit=limit)))
 
 
 MODEL_PICKER = "risk-model"

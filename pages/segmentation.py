@@ -40,7 +40,8 @@ SCATTER_SAMPLE = 3000
 
 DEMOGRAPHICS_TABLE = "segmentation-demographics"
 register_table(DEMOGRAPHICS_TABLE, lambda filters, dimension="gender": demographics(engine(), filters, dimension),
-               stem="customers_by_attribute", use_segment=USE_SEGMENT)
+               stem="customers_by_attribute", use_segment=USE_SEGMENT,
+               columns=lambda dimension="gender": demographics_columns(dimension))
 
 #: Monthly performance measures: (title, source, column, y-format). Sources are metric functions below;
 #: the registry's measures take their label and format from it.

@@ -5,13 +5,17 @@ table's frame, the served HTML loads nothing from outside, and pages do no data 
 from __future__ import annotations
 
 import ast
+import base64
 import importlib
+import io
 import re
 from contextvars import copy_context
 from datetime import timedelta
 from pathlib import Path
 
 import dash
+import openpyxl
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 from dash._callback_context import context_value
@@ -20,7 +24,7 @@ from dash.exceptions import PreventUpdate
 
 from components.colours import scheme_colours
 from metrics.engine import Engine
-from metrics.export import export_filename, to_safe_csv
+from metrics.export import export_filename
 from metrics.filters import Filters
 from metrics.measures.kpis import customer_kpis, kpis
 from metrics.segments.tables import segment_summary
@@ -276,10 +280,15 @@ def test_customer_orders_export_has_the_customer_orders(app_module, engine):
     filters = default_filters(engine)
     cid = _ids_with(engine, filters, 2)
     _rows, state, _ = tables.table_update("customer-orders", filters.to_query(), customer_id=cid)
-    sent = run_with_trigger(tables.export_table, ['{"index":"customer-orders","type":"table-export"}.n_clicks'],
-                            1, state)
-    assert sent["content"] == to_safe_csv(customer_orders(engine, filters, cid))
-    assert sent["filename"] == export_filename("customer_orders", filters.describe())
+    sent, notice = run_with_trigger(tables.export_table,
+                                    ['{"index":"customer-orders","type":"table-export"}.n_clicks'], 1, None, state)
+    orders = customer_orders(engine, filters, cid)
+    csv = pd.read_csv(io.StringIO(sent["content"].removeprefix("\ufeff")))
+    assert sent["content"].startswith("\ufeff") and notice == ""
+    assert list(csv.columns)[:3] == ["Date", "Order", "Product"]
+    assert csv["Order"].tolist() == orders.order_id.tolist()
+    assert csv["Net revenue"].tolist() == orders.net_revenue.round(2).tolist()
+    assert sent["filename"] == export_filename(f"customer_orders_{cid}", filters.describe())
 
 
 @pytest.mark.parametrize(("suffix", "expected_notice", "content_shown"), [
@@ -428,10 +437,28 @@ def test_csv_export_rebuilds_the_frame_the_table_shows(app_module, engine):
     rows, state, _caption = tables.table_update("executive-segments", filters.to_query(), scheme="rfm")
     expected = segment_summary(engine, filters, "rfm")
     assert [r["segment"] for r in rows] == list(expected.segment)
-    sent = run_with_trigger(tables.export_table, ['{"index":"executive-segments","type":"table-export"}.n_clicks'],
-                            1, state)
-    assert sent["filename"] == export_filename("segment_summary", filters.describe())
-    assert sent["content"] == to_safe_csv(expected)
+    sent, _ = run_with_trigger(tables.export_table,
+                               ['{"index":"executive-segments","type":"table-export"}.n_clicks'], 1, None, state)
+    assert sent["filename"] == export_filename("segment_summary_rfm", filters.describe())
+    csv = pd.read_csv(io.StringIO(sent["content"].removeprefix("\ufeff")))
+    # the grid's headers and columns, values as displayed: shares in percent to 0.1, money to cents
+    assert list(csv.columns) == ["Segment", "Total Customers", "% of customers", "Total Orders", "Total Sales",
+                                 "% of sales", "Average Order Value", "Sales per Customer (LTV)",
+                                 "Repeat Purchase Rate (%)", "Avg Days Since Last Order"]
+    assert csv["Segment"].tolist() == expected.segment.tolist()
+    assert csv["% of customers"].tolist() == [round(v * 100, 1) for v in expected.customer_share]
+    assert csv["Total Sales"].tolist() == [round(v, 2) for v in expected.revenue]
+    assert csv["Total Customers"].tolist() == expected.customers.tolist()
+
+    xlsx, _ = run_with_trigger(tables.export_table,
+                               ['{"index":"executive-segments","type":"table-export-xlsx"}.n_clicks'], None, 1, state)
+    assert xlsx["filename"] == export_filename("segment_summary_rfm", filters.describe(), "xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(base64.b64decode(xlsx["content"]))).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert list(values[0]) == list(csv.columns)
+    assert [r[1] for r in values[1:]] == expected.customers.tolist()
+    assert all(isinstance(r[4], float) for r in values[1:])
+    assert sheet.cell(row=2, column=5).number_format == "#,##0.00"
 
 
 def test_every_registered_table_fills_for_default_and_empty_filters(app_module, engine, empty_query):

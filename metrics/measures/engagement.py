@@ -159,12 +159,13 @@ def prospects_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
 
 
 @memoized
-def cart_abandoners(engine: Engine, filters: Filters, limit: int = 100) -> pd.DataFrame:
+def cart_abandoners(engine: Engine, filters: Filters, limit: int | None = 100) -> pd.DataFrame:
     """The prospects (no valid order ever up to the as-of date) with the most cart abandons in the range:
     an audience list for a win-over campaign. Columns ``customer_id``, ``name``, ``country``,
     ``cart_abandons``, ``web_visits``, ``last_active_month`` (last month of the range with active
     engagement, empty if none). Only prospects with ≥ 1 abandon; ordered by abandons, then web visits
-    (both descending), then customer_id; at most ``limit`` rows."""
+    (both descending), then customer_id; at most ``limit`` rows (None: all). ``attrs["total_rows"]`` is how
+    many prospects qualify."""
     columns = {
         "customer_id": "int64",
         "name": "str",
@@ -179,8 +180,12 @@ def cart_abandoners(engine: Engine, filters: Filters, limit: int = 100) -> pd.Da
         prospect_rows.select("customer_id", "name", "country"), "customer_id"
     )
     ranked = joined.order_by([ibis.desc("cart_abandons"), ibis.desc("web_visits"), "customer_id"])
-    frame = engine.execute(ranked.select(*columns).limit(max(int(limit), 0)))
+    frame = engine.execute(ranked.select(*columns).limit(None if limit is None else max(int(limit), 0)))
+    total = len(frame) if limit is None or len(frame) < int(limit) else int(engine.execute(joined.count()))
     if frame.empty:
-        return empty_frame(columns)
-    frame["last_active_month"] = pd.to_datetime(frame["last_active_month"]).astype("datetime64[ns]")
-    return frame.astype({"customer_id": "int64", "cart_abandons": "int64", "web_visits": "int64"})
+        frame = empty_frame(columns)
+    else:
+        frame["last_active_month"] = pd.to_datetime(frame["last_active_month"]).astype("datetime64[ns]")
+        frame = frame.astype({"customer_id": "int64", "cart_abandons": "int64", "web_visits": "int64"})
+    frame.attrs["total_rows"] = total
+    return frame

@@ -178,11 +178,12 @@ ACTION_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "segm
 
 
 @memoized
-def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) -> pd.DataFrame:
+def customer_action_table(engine: Engine, filters: Filters, limit: int | None = 200) -> pd.DataFrame:
     """The customers to act on first: **high risk** (churn risk ≥ 0.7) **and high revenue** (revenue in the
     range at or above the 75th percentile of the scope's customers, so a focus only narrows the list),
     sorted by revenue at risk
-    (revenue × churn risk, largest first; ties by customer_id), at most ``limit`` rows.
+    (revenue × churn risk, largest first; ties by customer_id), at most ``limit`` rows (None: all); the
+    frame's ``attrs["total_rows"]`` is how many customers qualify, so a capped list can say "top 500 of 503".
 
     Columns: ``customer_id``, ``name``, ``country``, ``segment`` (loyalty tier), ``orders``, ``revenue``,
     ``recency_days``, ``churn_risk``, ``expected_purchases_12m``, ``predicted_clv`` (next 12 months, 0 when
@@ -204,11 +205,15 @@ def customer_action_table(engine: Engine, filters: Filters, limit: int = 200) ->
                                           clv_value=clv.predicted_clv))
     t = t.mutate(predicted_clv=t.clv_value.fill_null(0.0), revenue_at_risk=t.revenue * t.churn_risk)
     order = [ibis.desc("revenue_at_risk"), "customer_id"]
-    shown = with_attributes(engine, t.order_by(order).limit(int(limit)), "name")  # names of the rows shown
+    shown = with_attributes(engine, t.order_by(order).limit(None if limit is None else int(limit)),
+                            "name")  # names of the rows shown
     frame = engine.execute(shown.select(*ACTION_COLUMNS).order_by(order))
     frame = frame.astype(ACTION_COLUMNS) if not frame.empty else empty_frame(ACTION_COLUMNS)
+    frame = frame.reset_index(drop=True)
+    frame.attrs["total_rows"] = len(frame) if limit is None or len(frame) < int(limit) else int(
+        engine.execute(high.count()))
     message = fit.message or fit_spend_model(engine, filters).message
-    return with_message(frame.reset_index(drop=True), message)
+    return with_message(frame, message)
 
 
 FITTED_COLUMNS = {"week": "int64", "date": "datetime64[ns]", "actual": "float64", "expected": "float64",

@@ -29,8 +29,10 @@ def test_picking_a_model_changes_every_churn_and_clv_figure(page, app_url, gener
     picked = YEAR.with_model(other)
 
     open_page(page, f"{app_url}/risk?{YEAR.to_query()}")
+    # the card is filled by a callback that may still be on its way on a loaded machine
+    playwright_api.expect(page.locator("#risk-model-card")).to_contain_text(
+        f"{PURCHASE_MODELS[chosen].model_name}, chosen by the data", timeout=30_000)
     card = page.locator("#risk-model-card").inner_text()
-    assert f"{PURCHASE_MODELS[chosen].model_name}, chosen by the data" in card
     assert "holdout" in card and "whole history" in card
     for graph in ("risk-fit", "risk-ce", "risk-palive"):
         assert page.locator(f"#{graph} .js-plotly-plot .main-svg").count() > 0, graph
