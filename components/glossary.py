@@ -7,10 +7,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from types import ModuleType
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from components.colours import scheme_colours
 from metrics.export import EXPORTS
@@ -62,17 +63,69 @@ def metric_functions() -> list[tuple[str, str, str]]:
     return out
 
 
+#: Words a title spells differently from a Python name.
+_TITLE_WORDS = {"kpi": "KPI", "kpis": "KPIs", "rfm": "RFM", "clv": "CLV", "aov": "AOV", "ltv": "LTV",
+                "mbgnbd": "MBG/NBD", "bgnbd": "BG/NBD", "nbd": "NBD", "p": "P", "12m": "12 months"}
+_ROLE = re.compile(r":(?:func|data|class|meth|attr|mod):`~?(?:[\w.]*\.)?([^`]+)`")
+
+
+def business_title(name: str) -> str:
+    """A function's name as a heading in words: ``segment_country_matrix`` -> "Segment country matrix",
+    ``kpi_summary`` -> "KPI summary", ``p_alive_matrix`` -> "P alive matrix" (read with the text below it)."""
+    words = [_TITLE_WORDS.get(w, w) for w in name.split("_") if w]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def rendered_text(doc: str) -> str:
+    """A docstring as Markdown for reading: reST literals become code, roles their short target name,
+    and a heading line's underline is dropped (bullets, emphasis and paragraphs are Markdown already)."""
+    text = _ROLE.sub(lambda m: f"`{m.group(1).split('.')[-1]}`", doc)
+    text = re.sub(r"``([^`]+)``", r"`\1`", text)
+    lines = [line for line in text.splitlines() if not re.fullmatch(r"\s*[-=~^]{3,}\s*", line)]
+    return "\n".join(lines)
+
+
 def _swatch(colour: str) -> html.Span:
     return html.Span(className="swatch", style={"backgroundColor": colour})
 
 
+METRIC_LIST, MEASURE_ROWS, SEARCH = "glossary-metric-list", "glossary-measure-rows", "glossary-search"
+
+
+def _matches(query: str, *texts: str) -> bool:
+    words = query.lower().split()
+    haystack = " ".join(texts).lower()
+    return all(w in haystack for w in words)
+
+
+def measure_rows(query: str = "") -> list[html.Tr]:
+    """The measures table's rows (those whose name or definition holds every word of ``query``)."""
+    return [html.Tr([html.Td(m.label, className="fw-semibold"),
+                     html.Td(m.definition),
+                     html.Td("KPI card" if m.name in KPI_MEASURES else ""),
+                     html.Td("higher" if m.higher_is_better else "lower"),
+                     html.Td("yes" if m.additive else "no"),
+                     html.Td("yes" if m.segment_meaning else "brand only")])
+            for m in MEASURES.values() if _matches(query, m.label, m.definition, m.name)]
+
+
+def metric_entries(query: str = "") -> list:
+    """One entry per metric function, titled in words, its definition rendered as text (and the function's
+    place in the code, for analysts, in small print); filtered like :func:`measure_rows`."""
+    items = [
+        dbc.AccordionItem([dcc.Markdown(rendered_text(doc), className="glossary-text small"),
+                           html.Small(f"In the code: metrics.{module}.{fname}", className="text-muted")],
+                          title=business_title(fname))
+        for module, fname, doc in metric_functions() if _matches(query, business_title(fname), doc, fname)
+    ]
+    if not items:
+        return [html.P("No definition matches the search.", className="text-muted small mb-0")]
+    return [dbc.Accordion(items, start_collapsed=True, always_open=True, flush=True)]
+
+
 def glossary_sections() -> list:
-    kpi_rows = [html.Tr([html.Td(m.label, className="fw-semibold"),
-                         html.Td(m.definition),
-                         html.Td("KPI card" if m.name in KPI_MEASURES else ""),
-                         html.Td("higher" if m.higher_is_better else "lower"),
-                         html.Td("yes" if m.additive else "no"),
-                         html.Td("yes" if m.segment_meaning else "brand only")]) for m in MEASURES.values()]
+    kpi_rows = measure_rows()
     kpis = dbc.Card([dbc.CardHeader(html.H6("Measures", className="mb-0")), dbc.CardBody([
         html.P(f"Every measure is defined once, here as in the code. Every KPI card also shows the change "
                f"versus the preceding range of equal length. Sales exclude returned and same-day-cancelled "
@@ -80,7 +133,8 @@ def glossary_sections() -> list:
         dbc.Table([html.Thead(html.Tr([html.Th("Measure"), html.Th("Definition"), html.Th(""),
                                        html.Th("Better when"), html.Th("Adds across segments"),
                                        html.Th("Per segment")])),
-                   html.Tbody(kpi_rows)], size="sm", striped=True, responsive=True, className="mb-0"),
+                   html.Tbody(kpi_rows, id=MEASURE_ROWS)], size="sm", striped=True, responsive=True,
+                  className="mb-0"),
     ])], className="mb-3 shadow-sm", id="glossary-kpis")
 
     schemes = []
@@ -99,14 +153,8 @@ def glossary_sections() -> list:
         html.Pre(_doc(rfm_module), className="glossary-doc") if rfm_module else None,
     ])], className="mb-3 shadow-sm", id="glossary-segments")
 
-    items = [
-        dbc.AccordionItem(html.Pre(doc, className="glossary-doc mb-0"),
-                          title=f"{fname.replace('_', ' ').capitalize()}  ·  metrics.{module}.{fname}")
-        for module, fname, doc in metric_functions()
-    ]
     metrics = dbc.Card([dbc.CardHeader(html.H6("Metric definitions", className="mb-0")), dbc.CardBody(
-        dbc.Accordion(items, start_collapsed=True, always_open=True, flush=True))],
-        className="mb-3 shadow-sm", id="glossary-metrics")
+        html.Div(metric_entries(), id=METRIC_LIST))], className="mb-3 shadow-sm", id="glossary-metrics")
     tables = dbc.Card([dbc.CardHeader(html.H6("Exportable tables", className="mb-0")), dbc.CardBody([
         html.P("Every table below can be written with `custintel export NAME` under the same filters as the "
                "dashboard (and every table on a page has an Export CSV button).", className="small"),

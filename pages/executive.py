@@ -79,8 +79,12 @@ def update_overview(query: str | None):
     cards = kpi_cards(summary)
     if values["orders"] == 0:
         return cards, empty_figure(height=280), empty_figure(height=280), empty_figure(height=280)
+    if filters.prime != "All":  # a one-slice ring says nothing: say what the filter already tells
+        prime = empty_figure(f"Only {filters.prime} customers are selected (Customers filter)", height=280)
+    else:
+        prime = prime_figure(segment_summary(eng, filters, "prime"))
     return (cards, gauge(values["repeat_purchase_rate"], REPEAT_RATE_TARGET),
-            bands_figure(frequency_bands(eng, filters)), prime_figure(segment_summary(eng, filters, "prime")))
+            bands_figure(frequency_bands(eng, filters)), prime)
 
 
 def bands_figure(bands) -> go.Figure:

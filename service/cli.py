@@ -153,8 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
 
     e = sub.add_parser("export", help="write a metric table for a filter state to CSV or Parquet",
-                       description="Export any metric table for a filter state. CSV text cells that a "
-                                   "spreadsheet would run as formulas are neutralised.",
+                       description="Export any metric table for a filter state, machine-friendly: stable "
+                                   "snake_case column names and full precision (the dashboard's Export CSV and "
+                                   "Excel buttons write the grid's headers and values as displayed instead). "
+                                   "CSV text cells that a spreadsheet would run as formulas are neutralised.",
                        epilog="Example: custintel export segment_summary --scheme loyalty --start 2024-01-01 "
                               "--end 2024-12-31 --prime Prime --country Germany -o out.csv")
     e.add_argument("table", nargs="?", help="table name (see --list)")

@@ -223,6 +223,21 @@ def test_glossary_is_built_from_the_code():
     assert "Top Tier" in text and "Champions" in text
 
 
+def test_glossary_titles_are_words_and_definitions_are_rendered_text():
+    from components.glossary import business_title, metric_entries, metric_functions, rendered_text
+
+    assert business_title("kpi_summary") == "KPI summary"
+    assert business_title("clv_by_segment") == "CLV by segment"
+    assert rendered_text("Rows ``customer_id`` of :func:`metrics.mart.scope_mart`.\n\nTitle\n-----") == (
+        "Rows `customer_id` of `scope_mart`.\n\nTitle")
+    titles = [item.title for item in metric_entries()[0].children]
+    assert len(titles) == len(metric_functions()) and "KPI summary" in titles
+    assert not [t for t in titles if "metrics." in t or "_" in t]
+    only = [item.title for item in metric_entries("churn bands")[0].children]
+    assert only == ["Churn bands"]
+    assert "No definition matches" in _text(metric_entries("no-such-word-anywhere"))
+
+
 def test_graph_config_sends_nothing_anywhere_and_shows_no_logo():
     assert GRAPH_CONFIG["displaylogo"] is False
     assert GRAPH_CONFIG["showSendToCloud"] is False and GRAPH_CONFIG["showEditInChartStudio"] is False

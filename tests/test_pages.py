@@ -164,6 +164,34 @@ def test_executive_kpi_cards_show_the_kpis(app_module, engine):
     assert shown == pytest.approx(kpis(engine, filters))
 
 
+def test_prime_donut_under_a_prime_filter_is_a_sentence(app_module, engine):
+    lo, hi = engine.date_bounds()
+    prime_only = page_module("executive").update_overview(Filters(lo, hi, prime="Prime").to_query())[3]
+    assert prime_only.layout.meta["empty"] is True
+    assert "Only Prime customers are selected" in figure_text(prime_only)
+    both = page_module("executive").update_overview(Filters(lo, hi).to_query())[3]
+    assert set(both.data[0].labels) == {"Prime", "Non-Prime"}
+
+
+def test_kpi_cards_without_data_show_a_dash_except_counts(app_module, engine):
+    from tests.generated import first_empty_day
+
+    cards = page_module("executive").update_overview(first_empty_day(engine).to_query())[0]
+    texts = {}
+    for col in cards:
+        value_div = col.children.children.children.children[1]
+        texts[getattr(value_div, "data-kpi")] = value_div.children
+    assert texts["customers"] == "0" and texts["orders"] == "0"
+    assert texts["revenue"] == "—" and texts["aov"] == "—" and texts["repeat_purchase_rate"] == "—"
+
+
+def test_glossary_search_filters_measures_and_definitions(app_module):
+    rows, entries = page_module("glossary").search("repeat purchase rate")
+    labels = [row.children[0].children for row in rows]
+    assert "Repeat Purchase Rate" in labels and "Total Sales" not in labels
+    assert entries and len(page_module("glossary").search("")[0]) > len(rows)
+
+
 def test_segmentation_ignores_a_segment_filter(app_module, engine):
     filters = default_filters(engine)
     with_segment = filters.with_focus("loyalty", "Top Tier").to_query()

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from components.formatting import format_value
+from components.kpi import kpi_text
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.measures.kpis import KPI_SPECS, customer_kpis, kpis
@@ -71,7 +71,7 @@ def _kpis_match(page, engine: Engine, filters: Filters) -> None:
     for key, value in expected.items():
         got, text = shown[key]
         assert math.isclose(got, value, rel_tol=1e-9, abs_tol=1e-9), f"{key}: page {got} != metric {value}"
-        assert text == format_value(value, FMT[key], compact=FMT[key] == "money"), f"{key} shows {text!r}"
+        assert text == kpi_text(value, FMT[key], expected["customers"] > 0), f"{key} shows {text!r}"
 
 
 def url_filters(page, engine: Engine) -> Filters:
@@ -187,7 +187,9 @@ def test_empty_selection_shows_the_empty_state(page, app_url, generated_engine: 
     open_page(page, f"{app_url}/?{filters.to_query()}")
     expect(page.get_by_text("No orders match these filters").first).to_be_visible()
     assert_kpis_match(page, generated_engine, filters)
-    assert kpi_values(page)["customers"][0] == 0
+    shown = kpi_values(page)
+    assert shown["customers"] == (0, "0")
+    assert shown["revenue"][1] == "—" and shown["repeat_purchase_rate"][1] == "—"  # no data, not "$0.00"
     assert_no_errors(page)
     for path in ("/engagement", "/segmentation", "/loyalty", "/risk"):
         open_page(page, f"{app_url}{path}?{filters.to_query()}")
