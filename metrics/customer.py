@@ -291,3 +291,30 @@ def value_loyalty_points(engine: Engine, filters: Filters, scheme: str = "loyalt
 
 __all__ = ["MAX_CUSTOMER_ID", "PROFILE_KEYS", "PROFILE_STATUSES", "customer_engagement", "customer_orders",
            "customer_profile", "parse_customer_id", "value_loyalty_points"]
+
+
+SEARCH_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "orders": "int64", "revenue": "float64"}
+
+
+def customer_search(engine: Engine, filters: Filters, text: str = "", limit: int | None = 50) -> pd.DataFrame:
+    """Customers of the scope who bought in the range, to open one on the Customer page: those whose id
+    starts with ``text`` or whose name contains it (case-insensitive; every customer when ``text`` is
+    empty), with the most revenue in the range first (ties by customer_id), at most ``limit`` rows (None:
+    all).
+    Columns ``customer_id``, ``name``, ``country``, ``orders``, ``revenue``; ``attrs["total_rows"]`` is
+    how many match."""
+    from metrics.mart import scope_mart, with_attributes
+
+    mart = scope_mart(engine, filters.scope)
+    t = with_attributes(engine, mart.select("customer_id", "country", "orders", "revenue"), "name")
+    words = " ".join(str(text or "").split())[:80]
+    if words:
+        needle = ibis.literal(words.lower())
+        t = t.filter(t.customer_id.cast("string").startswith(needle) | t.name.lower().contains(needle))
+    order = [ibis.desc("revenue"), "customer_id"]
+    shown = t.order_by(order).limit(None if limit is None else max(int(limit), 0))
+    frame = engine.execute(shown.select(*SEARCH_COLUMNS))
+    frame = frame.astype(SEARCH_COLUMNS) if not frame.empty else empty_frame(SEARCH_COLUMNS)
+    capped = limit is not None and len(frame) >= int(limit)
+    frame.attrs["total_rows"] = int(engine.execute(t.count())) if capped else len(frame)
+    return frame.reset_index(drop=True)

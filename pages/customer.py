@@ -20,12 +20,13 @@ from components.charts import EMPTY_MESSAGE, chart_frame, empty_figure, gauge, s
 from components.colours import CLV_COLOURS, RISK_COLOURS, SERIES_COLOURS, segment_colour
 from components.formatting import fmt_int, fmt_money, fmt_number, fmt_pct
 from components.state import NAV_ID, QUERY_STORE, engine, link_query, parse_query
-from components.tables import column, data_table, register_table, table_outputs, table_update
+from components.tables import capped, column, data_table, register_table, table_outputs, table_update
 from metrics.customer import (
     MAX_CUSTOMER_ID,
     customer_engagement,
     customer_orders,
     customer_profile,
+    customer_search,
     parse_customer_id,
 )
 from metrics.models.churn import HIGH_RISK_FROM
@@ -55,6 +56,17 @@ ORDER_GRID_COLUMNS = [
 register_table(ORDERS_TABLE, lambda filters, customer_id=None: customer_orders(engine(), filters, customer_id),
                stem="customer_orders", use_segment=False, columns=ORDER_GRID_COLUMNS)
 INPUT_ID, TITLE, NOTICE, CONTENT = "customer-id-input", "customer-title", "customer-notice", "customer-content"
+FINDER, SEARCH_INPUT, SEARCH_TABLE = "customer-finder", "customer-search-input", "customer-search"
+SEARCH_GRID_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=170),
+    column("country", "Country"),
+    column("orders", "Orders", "int"),
+    column("revenue", "Revenue", "money"),
+]
+register_table(SEARCH_TABLE, lambda filters, text="": customer_search(engine(), filters, text, limit=None),
+               stem="customer_search", use_segment=False, columns=SEARCH_GRID_COLUMNS, max_rows=50, top=True,
+               preview=lambda filters, limit, text="": capped(customer_search(engine(), filters, text, limit)))
 #: Segment colours light enough to need dark text on a badge.
 _LIGHT = {"#88CCEE", "#DDCC77", "#BBBBBB", "#999933", "#44AA99", "#E69F00", "#56B4E9"}
 
@@ -73,6 +85,13 @@ def layout(id: str | None = None, **_query: str) -> html.Div:
             dbc.FormFeedback(f"A customer id is a whole number from 1 to {MAX_CUSTOMER_ID:,}.", type="invalid"),
         ], className="mb-3 has-validation", style={"maxWidth": "360px"}),
         html.Div(id=NOTICE),
+        html.Div(question_card(
+            "Find a customer", "Whom do you want to look at? Type an id's first digits or part of a name; the "
+            "list starts with the customers with the most revenue in the range. Click an id to open the profile.",
+            html.Div([dbc.Input(id=SEARCH_INPUT, type="search", placeholder="id or name, e.g. 123 or Miller",
+                                debounce=0.3, className="mb-2", autoComplete="off", style={"maxWidth": "360px"}),
+                      data_table(SEARCH_TABLE, SEARCH_GRID_COLUMNS, height=330)])),
+            id=FINDER, className="mb-3", style={"display": "none"}),
         dcc.Loading(html.Div([
             dbc.Row([
                 dbc.Col(dbc.Card([dbc.CardHeader(html.H6("Profile", className="mb-0")),
@@ -256,7 +275,7 @@ def activity_figure(frame) -> go.Figure:
 
 
 @callback(
-    Output(TITLE, "children"), Output(NOTICE, "children"), Output(CONTENT, "style"),
+    Output(TITLE, "children"), Output(NOTICE, "children"), Output(CONTENT, "style"), Output(FINDER, "style"),
     Output("customer-profile", "children"), Output("customer-summary", "children"),
     Output("customer-scores", "children"), Output("customer-churn", "figure"),
     Output("customer-churn-note", "children"), Output("customer-clv", "children"),
@@ -272,21 +291,27 @@ def update_customer(query: str | None):
     hidden, shown = {"display": "none"}, {}
     nothing = ([], [], [], empty_figure(EMPTY_MESSAGE, height=260), "", [], empty_figure(EMPTY_MESSAGE, height=320))
     if raw is None:
-        return ("Customer", _notice("Choose a customer: click an id in any table or type one above."), hidden,
-                *nothing, *table_update(ORDERS_TABLE, query))
+        return ("Customer", _notice("Choose a customer: click an id in any table, type one above or find one "
+                                    "below."), hidden, shown, *nothing, *table_update(ORDERS_TABLE, query))
     customer_id = parse_customer_id(raw)
     if customer_id is None:
         return ("Customer", _notice(f"{raw[:40]!r} is not a customer id: ids are whole numbers from 1 to "
-                                    f"{MAX_CUSTOMER_ID:,}.", "warning"), hidden, *nothing,
+                                    f"{MAX_CUSTOMER_ID:,}.", "warning"), hidden, shown, *nothing,
                 *table_update(ORDERS_TABLE, query))
     eng = engine()
     p = customer_profile(eng, filters, customer_id)
     table = table_update(ORDERS_TABLE, query, customer_id=customer_id)
     title = f"Customer {customer_id}" + (f" · {p['name']}" if p["name"] else "")
     if p["status"] == "not_found":
-        return (title, _notice(p["message"], "warning"), hidden, *nothing, *table)
+        return (title, _notice(p["message"], "warning"), hidden, shown, *nothing, *table)
     notice = None if p["status"] == "ok" else _notice(p["message"])
     churn, churn_note = churn_figure(p)
     activity = activity_figure(customer_engagement(eng, filters, customer_id))
-    return (title, notice, shown, profile_card(p), summary_block(p), scores_block(p), churn, churn_note,
+    return (title, notice, shown, hidden, profile_card(p), summary_block(p), scores_block(p), churn, churn_note,
             clv_block(p), activity, *table)
+
+
+@callback(*table_outputs(SEARCH_TABLE), Input(QUERY_STORE, "data"), Input(SEARCH_INPUT, "value"))
+def find_customers(query: str | None, text: str | None):
+    """The finder's list: customers whose id starts with, or whose name contains, the typed text."""
+    return table_update(SEARCH_TABLE, query, text=(text if isinstance(text, str) else "")[:80])

@@ -266,3 +266,37 @@ def test_segment_labels_of_the_points_ignore_a_segment_filter(generated):
     engine, filters, _, _ = generated
     top = value_loyalty_points(engine, filters.with_focus("loyalty", "Top Tier"), "loyalty", sample=10**9)
     assert len(top) > 0 and set(top.segment) == {"Top Tier"}
+
+
+# ----- finding a customer -------------------------------------------------------------------------------------
+
+def test_customer_search_by_hand(hand):
+    from metrics.customer import customer_search
+
+    everyone = customer_search(hand, Q1)  # buyers in the range, most revenue first
+    assert everyone[["customer_id", "name", "orders", "revenue"]].values.tolist() == [
+        [1, "Ann Example", 2, 160.0], [2, "Bo Example", 1, 30.0]]
+    assert everyone.attrs["total_rows"] == 2
+    assert customer_search(hand, Q1, "  bo ex ").customer_id.tolist() == [2]  # name, case-insensitive
+    assert customer_search(hand, Q1, "1").customer_id.tolist() == [1]  # an id's first digits
+    assert customer_search(hand, Q1, "Cy").empty  # a prospect has no order in the range
+    capped = customer_search(hand, Q1, "", limit=1)
+    assert capped.customer_id.tolist() == [1] and capped.attrs["total_rows"] == 2
+
+
+def test_customer_search_matches_pandas_on_generated_data(generated_engine):
+    from metrics.customer import customer_search
+    from metrics.selection import default_filters
+
+    filters = default_filters(generated_engine)
+    frames = load_frames(generated_engine)
+    orders = ref_orders(frames, filters)
+    per = orders.groupby("customer_id").net_revenue.sum().rename("revenue").reset_index()
+    people = frames["dim_customer"][["customer_id", "name"]]
+    per = per.merge(people, on="customer_id")
+    hit = per[per.name.str.lower().str.contains("an") | per.customer_id.astype(str).str.startswith("an")]
+    expected = hit.sort_values(["revenue", "customer_id"], ascending=[False, True]).head(20)
+    got = customer_search(generated_engine, filters, "An", limit=20)
+    assert got.customer_id.tolist() == expected.customer_id.tolist()
+    assert got.revenue.to_numpy() == pytest.approx(expected.revenue.to_numpy())
+    assert got.attrs["total_rows"] == len(hit)

@@ -207,3 +207,24 @@ def test_a_capped_list_says_so_and_its_export_has_every_row(page, app_url):
         table.get_by_role("button", name="Export CSV").click()
     rows = list(csv.reader(io.StringIO(Path(info.value.path()).read_bytes().decode("utf-8-sig"))))
     assert len(rows) - 1 == total
+
+
+def test_customer_page_without_an_id_offers_a_search_and_top_customers(page, app_url, generated_engine):
+    from metrics.customer import customer_search
+
+    open_page(page, app_url + "/customer" + QUERY)
+    finder = page.locator("#customer-finder")
+    expect(finder).to_be_visible()
+    top = customer_search(generated_engine, SCREENSHOT_RANGE, "", limit=50)
+    first_id = page.locator("#customer-finder .ag-row[row-index='0'] [col-id='customer_id']")
+    expect(first_id).to_have_text(str(top.customer_id.iloc[0]))
+    name = str(top.name.iloc[3])
+    page.locator("#customer-search-input").fill(name.split()[-1])
+    settle(page)
+    expected = customer_search(generated_engine, SCREENSHOT_RANGE, name.split()[-1], limit=50)
+    expect(first_id).to_have_text(str(expected.customer_id.iloc[0]))
+    first_id.click()
+    settle(page)
+    assert f"id={expected.customer_id.iloc[0]}" in page.url
+    expect(page.locator("#customer-finder")).to_be_hidden()
+    assert_no_errors(page)
