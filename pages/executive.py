@@ -15,9 +15,10 @@ from components.formatting import D3_FORMATS, fmt_pct
 from components.kpi import kpi_cards
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
-from components.tables import data_table, register_table, segment_summary_columns, table_outputs, table_update
+from components.tables import column, data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.measures.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
 from metrics.measures.registry import MEASURES
+from metrics.models.churn import segment_summary_with_churn
 from metrics.segments.tables import segment_country_matrix, segment_summary
 
 dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,
@@ -28,8 +29,13 @@ SEGMENT_TABLE = "executive-segments"
 #: Measures the segment × country matrix can show (records of metrics.measures.registry).
 MATRIX_MEASURES = ("customers", "revenue", "aov", "repeat_purchase_rate")
 
-SEGMENT_COLUMNS = segment_summary_columns()
-register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary(engine(), filters, scheme),
+SEGMENT_COLUMNS = [*segment_summary_columns(),
+                   column("mean_churn_risk", "Avg churn risk", "pct",
+                          tooltip="Average probability that a customer of the segment has stopped buying "
+                                  "(1 − P(alive), purchase model in use)"),
+                   column("at_risk_share", "High churn risk", "pct",
+                          tooltip="Share of the segment's customers with churn risk ≥ 70 %")]
+register_table(SEGMENT_TABLE, lambda filters, scheme="loyalty": segment_summary_with_churn(engine(), filters, scheme),
                stem="segment_summary", columns=SEGMENT_COLUMNS)
 
 

@@ -156,6 +156,23 @@ def test_churn_by_segment_matches_pandas(generated):
     assert got.mean_churn_risk.between(0, 1).all()
 
 
+def test_segment_summary_with_churn_adds_each_segments_risk(generated):
+    from metrics.models.churn import segment_summary_with_churn
+    from metrics.segments.tables import segment_summary
+
+    engine, filters, _, per, model = generated
+    frame = segment_summary_with_churn(engine, filters, "loyalty")
+    summary = segment_summary(engine, filters, "loyalty")
+    assert frame.drop(columns=["mean_churn_risk", "at_risk_share"]).equals(summary)
+    labels = engine.execute(customer_segments(engine, filters, "loyalty"))
+    per = per.merge(labels, on="customer_id")
+    per["risk"] = 1 - model.p_alive(per.frequency, per.span_days / 7, per.tenure_days / 7)
+    expected = per.groupby("segment").risk.agg(["mean", lambda r: (r >= 0.7).mean()])
+    got = frame.set_index("segment").loc[expected.index]
+    assert np.allclose(got.mean_churn_risk, expected["mean"], atol=1e-6)
+    assert np.allclose(got.at_risk_share, expected.iloc[:, 1], atol=1e-9)
+
+
 def test_action_table_lists_high_risk_high_revenue_customers(generated):
     engine, filters, _, per, model = generated
     table = customer_action_table(engine, filters, limit=50)

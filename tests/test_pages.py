@@ -283,9 +283,11 @@ def test_customer_page_shows_the_profile_with_the_metric_values(app_module, engi
     filters = default_filters(engine)
     cid = _ids_with(engine, filters, 4)
     out = page_module("customer").update_customer(f"{filters.to_query()}&id={cid}")
-    (title, notice, style, card, summary, scores, churn, churn_note, clv, activity, rows, state, caption) = out
+    (title, notice, style, finder, card, summary, scores, churn, churn_note, clv, activity, rows, state,
+     caption) = out
     profile = customer_profile(engine, filters, cid)
     assert title == f"Customer {cid} · {profile['name']}" and notice is None and style == {}
+    assert finder == {"display": "none"}  # the finder is for choosing a customer
     assert profile["name"] in str(card) and profile["city"] in str(card)
     stats = _data(summary, "data-stat")
     assert stats["orders"] == fmt_int(profile["orders"]) and stats["revenue"] == fmt_money(profile["revenue"])
@@ -327,10 +329,10 @@ def test_customer_orders_export_has_the_customer_orders(app_module, engine):
 ])
 def test_customer_page_explains_missing_or_bad_ids(app_module, engine, suffix, expected_notice, content_shown):
     out = page_module("customer").update_customer(default_filters(engine).to_query() + suffix)
-    notice, style = out[1], out[2]
+    notice, style, finder = out[1], out[2], out[3]
     assert expected_notice in str(notice.children)
-    assert (style == {}) is content_shown
-    assert not out[6].data and not out[9].data  # empty churn gauge and activity chart, no error
+    assert (style == {}) is content_shown and finder == {}  # the finder offers another customer
+    assert not out[7].data and not out[10].data  # empty churn gauge and activity chart, no error
 
 
 def test_customer_page_for_a_customer_without_orders_in_the_range(app_module, engine, empty_query):
@@ -340,9 +342,9 @@ def test_customer_page_for_a_customer_without_orders_in_the_range(app_module, en
     prospect = next(i for i in range(1, 5000) if customer_profile(engine, filters, i)["status"] == "no_orders")
     out = page_module("customer").update_customer(f"{filters.to_query()}&id={prospect}")
     assert "has no valid order" in str(out[1].children) and out[2] == {}  # the attributes are still shown
-    assert not out[6].data and EMPTY_TEXT in figure_text(out[6])
+    assert not out[7].data and EMPTY_TEXT in figure_text(out[7])
     empty = page_module("customer").update_customer(f"{empty_query}&id={_ids_with(engine, filters, 1)}")
-    assert not empty[6].data and not empty[9].data
+    assert not empty[7].data and not empty[10].data
 
 
 def test_a_typed_customer_id_opens_its_profile_through_the_url(app_module):
@@ -472,7 +474,8 @@ def test_csv_export_rebuilds_the_frame_the_table_shows(app_module, engine):
     # the grid's headers and columns, values as displayed: shares in percent to 0.1, money to cents
     assert list(csv.columns) == ["Segment", "Total Customers", "% of customers", "Total Orders", "Total Sales",
                                  "% of sales", "Average Order Value", "Sales per Customer (LTV)",
-                                 "Repeat Purchase Rate (%)", "Avg Days Since Last Order"]
+                                 "Repeat Purchase Rate (%)", "Avg Days Since Last Order", "Avg churn risk (%)",
+                                 "High churn risk (%)"]
     assert csv["Segment"].tolist() == expected.segment.tolist()
     assert csv["% of customers"].tolist() == [round(v * 100, 1) for v in expected.customer_share]
     assert csv["Total Sales"].tolist() == [round(v, 2) for v in expected.revenue]

@@ -66,7 +66,8 @@ def _pdf_pages(data: bytes) -> int:
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page, app_url, tmp_path):
+def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page, app_url, tmp_path,
+                                                                       screenshot_dir):
     """Also: no modebar button sends a chart anywhere (checked on the screen layout first)."""
     open_page(page, app_url + PAGES[name] + QUERY)
     if name in DATA_PAGES:
@@ -91,6 +92,9 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
         assert chart["left"] >= 0 and chart["right"] <= body_width + 1, f"a chart is cut at the side: {chart}"
         assert chart["height"] <= PRINT_HEIGHT, f"a chart taller than a page: {chart}"
         assert chart["card"] == "avoid", "charts are kept whole on one page"
+    if name == "executive":  # the README's picture of a printed page: its first A4 sheet
+        page.screenshot(path=str(screenshot_dir / "print-executive.png"),
+                        clip={"x": 0, "y": 0, "width": PRINT_WIDTH, "height": PRINT_HEIGHT})
     pdf = page.pdf(format="A4", landscape=True, print_background=True, prefer_css_page_size=True)
     pages = _pdf_pages(pdf)
     assert 1 <= pages <= 60, pages  # tables print whole: the 1,000-row audience list takes most
@@ -112,8 +116,10 @@ def phone(browser):
 
 
 @pytest.mark.parametrize("name", list(PAGES))
-def test_phone_shows_numbers_first_and_never_scrolls_sideways(name, phone, app_url):
+def test_phone_shows_numbers_first_and_never_scrolls_sideways(name, phone, app_url, screenshot_dir):
     open_page(phone, app_url + PAGES[name] + QUERY)
+    if name == "executive":
+        phone.screenshot(path=str(screenshot_dir / "phone-executive.png"))
     widths = phone.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] == widths[1], f"the page scrolls sideways: scrollWidth {widths[0]} > {widths[1]}"
     # the navbar links and the filter controls are folded away
