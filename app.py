@@ -98,7 +98,7 @@ def health():
         return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503
 
 
-NAV_TOGGLER, NAV_COLLAPSE = "navbar-toggler", "navbar-collapse"
+NAV_TOGGLER, NAV_COLLAPSE, PRINT_BUTTON = "navbar-toggler", "navbar-collapse", "print-button"
 
 
 def navbar() -> dbc.Navbar:
@@ -113,8 +113,13 @@ def navbar() -> dbc.Navbar:
         dbc.Container([
             dbc.NavbarBrand(APP_TITLE, href=dash.get_relative_path("/"), className="fw-bold"),
             dbc.NavbarToggler(id=NAV_TOGGLER, n_clicks=0),
-            dbc.Collapse(dbc.Nav(links, navbar=True, className="flex-wrap"), id=NAV_COLLAPSE, navbar=True,
-                         is_open=False),
+            dbc.Collapse([
+                dbc.Nav(links, navbar=True, className="flex-wrap"),
+                # assets/page_output.js opens the browser's print dialog on the print layout
+                dbc.Button("Print / PDF", id=PRINT_BUTTON, color="light", outline=True, size="sm", n_clicks=0,
+                           className="ms-md-auto my-2 my-md-0",
+                           title="Print this page or save it as PDF (A4 landscape)"),
+            ], id=NAV_COLLAPSE, navbar=True, is_open=False),
         ], fluid=True),
         color="dark", dark=True, expand="md", className="mb-3 app-navbar",
     )

@@ -37,8 +37,6 @@ DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "fil
                                             "filter-segment")
 PERIOD = "filter-period"
 RESET, NOTICES, SEGMENT_BOX = "filter-reset", "filter-notices", "filter-segment-box"
-#: the print / PDF button (assets/page_output.js opens the browser's print dialog)
-PRINT = "print-button"
 #: the filter state in words (printed above every page and drawn on chart images) and as a file-name stem
 FILTER_LINE, FILTER_STEM = "filter-line", "filter-stem"
 #: on a phone the bar folds behind one button that shows the filter state
@@ -89,10 +87,8 @@ def filter_bar() -> html.Div:
                              className="segment-label"),
             ], className="d-flex gap-2"),
         ], id=SEGMENT_BOX), xs=12, md=True),
-        dbc.Col([dbc.Button("Reset", id=RESET, color="link", size="sm", n_clicks=0, className="mt-4"),
-                 dbc.Button("Print / PDF", id=PRINT, color="secondary", outline=True, size="sm", n_clicks=0,
-                            className="mt-4 ms-1", title="Print this page or save it as PDF (A4 landscape)")],
-                xs="auto", className="filter-actions"),
+        dbc.Col(dbc.Button("Reset", id=RESET, color="link", size="sm", n_clicks=0, className="mt-4"),
+                xs="auto"),
     ], className="g-3 align-items-start")), className="filter-bar shadow-sm mb-2")
     toggle = dbc.Button("Filters", id=FILTER_TOGGLE, color="light", size="sm", n_clicks=0,
                         className="filter-toggle border text-truncate")

@@ -93,6 +93,7 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
         assert chart["height"] <= PRINT_HEIGHT, f"a chart taller than a page: {chart}"
         assert chart["card"] == "avoid", "charts are kept whole on one page"
     if name == "executive":  # the README's picture of a printed page: its first A4 sheet
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(screenshot_dir / "print-executive.png"),
                         clip={"x": 0, "y": 0, "width": PRINT_WIDTH, "height": PRINT_HEIGHT})
     pdf = page.pdf(format="A4", landscape=True, print_background=True, prefer_css_page_size=True)
