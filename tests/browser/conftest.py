@@ -102,16 +102,22 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A fresh 1440×900 page that records console errors; screenshots itself when the test fails."""
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+def watched_page(context):
+    """A new page of ``context`` that records console errors and counts Dash's callbacks in flight."""
     context.set_default_timeout(20_000)
     pg = context.new_page()
     pg.console_errors = []  # type: ignore[attr-defined]
     pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
     pg.on("pageerror", lambda e: pg.console_errors.append(f"page error: {e}"))
     track_callbacks(pg)
+    return pg
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A fresh 1440×900 page that records console errors; screenshots itself when the test fails."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    pg = watched_page(context)
     yield pg
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:

@@ -14,7 +14,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.browser.dashboard import assert_no_errors, choose, open_page, settle, track_callbacks
+from tests.browser.conftest import watched_page
+from tests.browser.dashboard import assert_no_errors, choose, open_page, settle
 from tests.browser.test_dashboard import PAGES, SCREENSHOT_RANGE
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -106,13 +107,7 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-    context.set_default_timeout(20_000)
-    pg = context.new_page()
-    pg.console_errors = []  # type: ignore[attr-defined]
-    pg.on("console", lambda m: pg.console_errors.append(m.text) if m.type == "error" else None)
-    pg.on("pageerror", lambda e: pg.console_errors.append(f"page error: {e}"))
-    track_callbacks(pg)
-    yield pg
+    yield watched_page(context)
     context.close()
 
 
