@@ -28,6 +28,13 @@ PRINT_WIDTH, PRINT_HEIGHT = 1047, 718
 PHONE = {"width": 390, "height": 844}
 
 
+def wait_for_charts(page) -> None:
+    """Every chart drawn: Plotly draws after the callbacks have answered (at once when the answers come from
+    the rendered responses), so settling the callbacks is not enough."""
+    page.wait_for_function("""() => { const graphs = [...document.querySelectorAll('.dash-graph')];
+        return graphs.length > 0 && graphs.every(g => g.querySelector('.js-plotly-plot .main-svg')); }""")
+
+
 def assert_no_modebar_button_sends_a_chart_anywhere(page) -> None:
     """Plotly's modebar offers no share, cloud or Chart Studio button and no logo link."""
     graphs = page.locator(".js-plotly-plot")
@@ -46,11 +53,13 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 def test_chart_image_is_named_after_its_title_and_the_filters_and_is_taller_for_the_title(page, app_url):
     open_page(page, app_url + "/" + QUERY)
+    wait_for_charts(page)
     frame = page.locator(".chart-frame").filter(has=page.locator(".js-plotly-plot")).first
     title = frame.locator(".chart-title").inner_text().strip()
     graph = frame.locator(".js-plotly-plot")
     graph.hover()
-    box = graph.bounding_box()
+    box = dict(zip(("width", "height"), graph.evaluate("gd => [gd._fullLayout.width, gd._fullLayout.height]"),
+                   strict=True))
     with page.expect_download() as info:
         frame.locator(".modebar-btn[data-title^='Download plot']").click()
     download = info.value
@@ -72,6 +81,7 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
     """Also: no modebar button sends a chart anywhere (checked on the screen layout first)."""
     open_page(page, app_url + PAGES[name] + QUERY)
     if name in DATA_PAGES:
+        wait_for_charts(page)
         assert_no_modebar_button_sends_a_chart_anywhere(page)
     page.set_viewport_size({"width": PRINT_WIDTH, "height": PRINT_HEIGHT})
     page.emulate_media(media="print")
@@ -114,6 +124,8 @@ def phone(browser):
 @pytest.mark.parametrize("name", list(PAGES))
 def test_phone_shows_numbers_first_and_never_scrolls_sideways(name, phone, app_url, screenshot_dir):
     open_page(phone, app_url + PAGES[name] + QUERY)
+    if name in DATA_PAGES:
+        wait_for_charts(phone)
     if name == "executive":
         phone.screenshot(path=str(screenshot_dir / "phone-executive.png"))
     widths = phone.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
