@@ -18,7 +18,7 @@ from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, register_table, segment_summary_columns, table_outputs, table_update
 from metrics.measures.kpis import REPEAT_RATE_TARGET, frequency_bands, kpi_summary, kpis
 from metrics.measures.registry import MEASURES
-from metrics.models.churn import segment_summary_with_churn
+from metrics.segments.churn_summary import segment_summary_with_churn
 from metrics.segments.tables import segment_country_matrix, segment_summary
 
 dash.register_page(__name__, path="/", name="Executive", title="Executive · Customer Intelligence", order=0,

@@ -157,7 +157,7 @@ def test_churn_by_segment_matches_pandas(generated):
 
 
 def test_segment_summary_with_churn_adds_each_segments_risk(generated):
-    from metrics.models.churn import segment_summary_with_churn
+    from metrics.segments.churn_summary import segment_summary_with_churn
     from metrics.segments.tables import segment_summary
 
     engine, filters, _, per, model = generated

@@ -171,21 +171,6 @@ def churn_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") 
     return with_message(frame[columns], fit.message)
 
 
-def segment_summary_with_churn(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
-    """:func:`metrics.segments.tables.segment_summary` with each segment's churn risk from the purchase
-    model in use: ``mean_churn_risk`` (the average of 1 − P(alive) over the segment's customers) and
-    ``at_risk_share`` (the share with churn risk ≥ 0.7); both empty when no model could be fitted. The
-    Executive page's segment table."""
-    from metrics.segments.tables import segment_summary
-
-    summary = segment_summary(engine, filters, scheme)
-    churn = churn_by_segment(engine, filters, scheme)[["segment", "mean_churn_risk", "at_risk_share"]]
-    out = summary.merge(churn, on="segment", how="left")
-    if customer_scores(engine, filters) is None:
-        out[["mean_churn_risk", "at_risk_share"]] = np.nan
-    return out
-
-
 ACTION_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "segment": "str", "orders": "int64",
                   "revenue": "float64", "recency_days": "int64", "churn_risk": "float64",
                   "expected_purchases_12m": "float64", "predicted_clv": "float64", "predicted_clv_low": "float64",
