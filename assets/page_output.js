@@ -81,13 +81,38 @@
     }).filter(Boolean);
   }
 
-  /** Every row of every table, no paginator: a printed table is whole. */
-  function wholeTables() {
+  /** A printed table longer than this shows its first rows and says so (an audience list would fill dozens
+   *  of pages; the export has every row). */
+  var PRINT_ROWS = 25;
+
+  /** The caption of a grid's table ("1,234 rows", "Top 500 of 8,212; the export has all"). */
+  function captionOf(grid) {
+    var table = grid.holder.closest(".data-table");
+    return table ? table.querySelector(".table-caption") : null;
+  }
+
+  /** Every row of a short table, the first PRINT_ROWS of a long one with "Top N of M; the export has all";
+   *  no paginator. */
+  function printTables() {
     grids().forEach(function (grid) {
       grid.holder.dataset.screenHeight = grid.holder.style.height;
       grid.holder.style.height = "auto";
-      grid.api.setGridOption("pagination", false);
       grid.api.setGridOption("domLayout", "print");
+      var rows = grid.api.getDisplayedRowCount();
+      var caption = captionOf(grid);
+      if (rows <= PRINT_ROWS) {
+        grid.api.setGridOption("pagination", false);
+        return;
+      }
+      grid.holder.dataset.screenPageSize = grid.api.getGridOption("paginationPageSize");
+      grid.api.setGridOption("paginationPageSize", PRINT_ROWS);
+      grid.api.paginationGoToFirstPage();
+      if (caption) {
+        var text = caption.textContent || "";
+        var total = (text.match(/of ([\d,]+)/) || text.match(/^([\d,]+) row/) || [null, rows.toLocaleString("en-US")])[1];
+        caption.dataset.screenText = text;
+        caption.textContent = "Top " + PRINT_ROWS + " of " + total + "; the export has all";
+      }
     });
   }
 
@@ -98,16 +123,25 @@
       }
       grid.api.setGridOption("domLayout", "normal");
       grid.api.setGridOption("pagination", true);
+      if (grid.holder.dataset.screenPageSize !== undefined) {
+        grid.api.setGridOption("paginationPageSize", Number(grid.holder.dataset.screenPageSize));
+        delete grid.holder.dataset.screenPageSize;
+      }
+      var caption = captionOf(grid);
+      if (caption && caption.dataset.screenText !== undefined) {
+        caption.textContent = caption.dataset.screenText;
+        delete caption.dataset.screenText;
+      }
       grid.holder.style.height = grid.holder.dataset.screenHeight;
       delete grid.holder.dataset.screenHeight;
     });
   }
 
-  /** Lay the page out at the width of an A4 landscape page: charts redrawn at that width, tables whole. */
+  /** Lay the page out at the width of an A4 landscape page: charts redrawn at that width, tables whole or capped. */
   function prepare() {
     if (!document.body.classList.contains("print-layout")) {
       document.body.classList.add("print-layout");
-      wholeTables();
+      printTables();
     }
     return redraw();
   }

@@ -86,6 +86,25 @@ def rendered_text(doc: str) -> str:
     return "\n".join(lines)
 
 
+#: Where each group of labels is defined in words (module docstrings shown whole on the glossary page): the
+#: segment rules, the monthly lifecycle states, month-end membership, the CLV classes and the churn-risk bands.
+LABEL_DEFINITIONS: dict[str, str] = {
+    **{scheme: "segments.rules" for scheme in SCHEME_LABELS},
+    "lifecycle": "segments.lifecycle",
+    "month_end": "segments.monthly",
+    "clv_class": "models.clv",
+    "tier_clv": "segments.clv_audiences",
+    "risk_band": "models.churn",
+    "churn_trend": "segments.churn_trend",
+}
+
+
+def definition_text(module: str) -> str:
+    """The docstring of ``metrics.<module>`` (empty when the module is missing)."""
+    found = _module(module)
+    return _doc(found) if found else ""
+
+
 def _swatch(colour: str) -> html.Span:
     return html.Span(className="swatch", style={"backgroundColor": colour})
 
@@ -144,13 +163,17 @@ def glossary_sections() -> list:
             html.Span(SCHEME_TITLES.get(scheme, "Lifecycle (monthly)"), className="fw-semibold me-2"),
             *[html.Span([_swatch(colours[label]), label], className="me-3 text-nowrap") for label in labels],
         ], className="mb-1 small"))
-    segments_module = _module("segments.rules")
-    rfm_module = _module("segments.rfm")
+    def doc_block(title: str, module: str) -> list:
+        text = definition_text(module)
+        return [html.H6(title, className="mt-3"), html.Pre(text, className="glossary-doc")] if text else []
+
     segments = dbc.Card([dbc.CardHeader(html.H6("Segments and their colours", className="mb-0")), dbc.CardBody([
         *schemes,
-        html.Pre(_doc(segments_module), className="glossary-doc mt-3") if segments_module else None,
-        html.H6("RFM scores", className="mt-3"),
-        html.Pre(_doc(rfm_module), className="glossary-doc") if rfm_module else None,
+        *doc_block("Segment rules", LABEL_DEFINITIONS["loyalty"]),
+        *doc_block("RFM scores", "segments.rfm"),
+        *doc_block("Lifecycle states (monthly)", LABEL_DEFINITIONS["lifecycle"]),
+        *doc_block("Segments month by month", LABEL_DEFINITIONS["month_end"]),
+        *doc_block("Tier × CLV class audiences", LABEL_DEFINITIONS["tier_clv"]),
     ])], className="mb-3 shadow-sm", id="glossary-segments")
 
     metrics = dbc.Card([dbc.CardHeader(html.H6("Metric definitions", className="mb-0")), dbc.CardBody(
@@ -168,7 +191,8 @@ def glossary_sections() -> list:
         html.Ul([html.Li([html.Strong(info.label + ": "), info.description]) for info in PURCHASE_MODEL_INFO.values()],
                 className="small"),
         *[html.Pre(text, className="glossary-doc") for text in (
-            _doc(model_population), _doc(_module("models.choice")), _doc(_module("models.churn"))) if text],
+            _doc(model_population), definition_text("models.choice"),
+            *[definition_text(LABEL_DEFINITIONS[key]) for key in ("risk_band", "churn_trend", "clv_class")]) if text],
         html.P("Six different \"at risk\" notions, each with its own colour: the High churn-risk band and the "
                "KPI \"High churn risk (≥ 70 %)\" are a model's probability that the customer has stopped "
                "buying; the loyalty tier At-Risk, the RFM cell At Risk, the behaviour segment At-Risk / Dormant, "

@@ -148,13 +148,15 @@ def _month_rows(orders: ir.Table) -> ir.Table:
     built from one row per customer and purchase day (the columns of :func:`history_months`)."""
     days = orders.group_by(["customer_id", "order_date"]).aggregate(
         is_prime=orders.is_prime.arbitrary(), n=orders.count(), day_revenue=orders.net_revenue.sum(),
-        first_revenue=first_order_revenue(orders))
+        first_revenue=first_order_revenue(orders), day_gross=orders.gross_amount.sum(),
+        day_discount=orders.discount_amount.sum())
     per = days.group_by(customer_id=days.customer_id, mi=month_index_expr(days.order_date))
     return per.aggregate(
         is_prime=days.is_prime.arbitrary(), orders=days.n.sum(), days=days.count(),
         revenue=days.day_revenue.sum().round(MONEY_DECIMALS), revenue_raw=days.day_revenue.sum(),
         repeat_revenue=(days.day_revenue.sum() - days.first_revenue.argmin(days.order_date)).round(MONEY_DECIMALS),
         first_day_revenue=days.day_revenue.argmin(days.order_date),
+        gross_raw=days.day_gross.sum(), discount_raw=days.day_discount.sum(),
         first_date=days.order_date.min(), last_date=days.order_date.max())
 
 
@@ -177,8 +179,9 @@ def history_months(engine: Engine, filters: Filters) -> ir.Table:
     history up to the as-of date (the range start plays no part; the focus neither): ``customer_id``,
     ``mi``, ``is_prime``, ``orders``, ``days`` (distinct purchase days), ``revenue`` (rounded to the cent)
     and ``revenue_raw`` (unrounded, for sums over months), ``repeat_revenue`` (after the month's first
-    order), ``first_day_revenue`` (the revenue of the month's first purchase day), ``first_date``,
-    ``last_date``.
+    order), ``first_day_revenue`` (the revenue of the month's first purchase day), ``gross_raw`` and
+    ``discount_raw`` (unrounded gross and discount sums, for the behaviour segments at each month end),
+    ``first_date``, ``last_date``.
 
     The months before the as-of month are those of the whole data, computed once per customer choice and
     shared by every end date; the as-of month is the whole data's too when the as-of date ends it (or the

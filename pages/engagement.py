@@ -21,7 +21,14 @@ from metrics.measures.activity import (
     activity_heatmap_year_month,
     monthly_active_customers,
 )
-from metrics.measures.engagement import NO_ORDERS_LABEL, cart_abandoners, engagement_by_segment, prospects_summary
+from metrics.measures.engagement import (
+    NO_ORDERS_LABEL,
+    RECENT_MONTHS,
+    cart_abandoners,
+    engagement_by_segment,
+    prospects_summary,
+    recent_cart_abandoners,
+)
 from metrics.measures.kpis import customer_kpis
 from metrics.measures.retention import cohort_retention
 from metrics.measures.trends import trend_by_segment
@@ -42,6 +49,20 @@ register_table(ABANDONERS_TABLE, lambda filters: cart_abandoners(engine(), filte
                stem="cart_abandoners",
                columns=ABANDONER_COLUMNS, max_rows=500, top=True,
                preview=lambda filters, limit: capped(cart_abandoners(engine(), filters, limit=limit)))
+RECENT_ABANDONERS_TABLE = "engagement-recent-cart-abandoners"
+RECENT_ABANDONER_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=150),
+    column("country", "Country"),
+    column("status", "Buyer or prospect", tooltip="Buyer: a valid order on or before the end of the range"),
+    column("cart_abandons", f"Cart abandons ({RECENT_MONTHS} months)", "int"),
+    column("cart_adds", f"Cart adds ({RECENT_MONTHS} months)", "int"),
+    column("web_visits", f"Web visits ({RECENT_MONTHS} months)", "int"),
+    column("last_abandon_month", "Last abandon month"),
+]
+register_table(RECENT_ABANDONERS_TABLE, lambda filters: recent_cart_abandoners(engine(), filters, limit=None),
+               stem="cart_abandoners_last_3_months", columns=RECENT_ABANDONER_COLUMNS, max_rows=500, top=True,
+               preview=lambda filters, limit: capped(recent_cart_abandoners(engine(), filters, limit=limit)))
 PROSPECTS_TABLE = "engagement-prospects-table"
 PROSPECT_COLUMNS = [
     column("group", "Group", width=110),
@@ -106,6 +127,12 @@ def layout(**_query: str) -> html.Div:
                                   data_table(ABANDONERS_TABLE, ABANDONER_COLUMNS, height=330), full_height=True),
                     lg=8, className="mb-3"),
         ]),
+        dbc.Row(dbc.Col(question_card(
+            f"Cart abandoners of the last {RECENT_MONTHS} months",
+            f"Who left something in a cart recently? Buyers and prospects with a cart abandon in the {RECENT_MONTHS} "
+            "calendar months ending with the range's last month (whole months: the engagement data are monthly; "
+            "they may reach before the range start). Most abandons first.",
+            data_table(RECENT_ABANDONERS_TABLE, RECENT_ABANDONER_COLUMNS, height=330)), className="mb-3")),
     ])
 
 
@@ -166,9 +193,11 @@ def update_heatmaps(query: str | None, measure: str | None):
     return style_figure(ym, legend=False), style_figure(wh, legend=False)
 
 
-@callback(*table_outputs(PROSPECTS_TABLE), *table_outputs(ABANDONERS_TABLE), Input(QUERY_STORE, "data"))
+@callback(*table_outputs(PROSPECTS_TABLE), *table_outputs(ABANDONERS_TABLE), *table_outputs(RECENT_ABANDONERS_TABLE),
+          Input(QUERY_STORE, "data"))
 def update_prospects(query: str | None):
-    return (*table_update(PROSPECTS_TABLE, query), *table_update(ABANDONERS_TABLE, query))
+    return (*table_update(PROSPECTS_TABLE, query), *table_update(ABANDONERS_TABLE, query),
+            *table_update(RECENT_ABANDONERS_TABLE, query))
 
 
 @callback(Output("engagement-cohorts", "figure"), Input(QUERY_STORE, "data"))

@@ -16,6 +16,7 @@ from components.formatting import fmt_pct
 from components.kpi import kpi_card
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import (
+    capped,
     column,
     data_table,
     measure_column,
@@ -31,6 +32,7 @@ from metrics.measures.registry import MEASURES, TREND_MEASURES
 from metrics.measures.repeat import REPEAT_MEASURES, new_repeat_summary_with_change
 from metrics.measures.trends import SEGMENT_TREND_METRICS, trend, trend_by_segment
 from metrics.models.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
+from metrics.segments.clv_audiences import audience_title, segment_clv_audience
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.tables import audience, audience_preview, segment_details, segment_summary_with_change
 
@@ -90,6 +92,41 @@ register_table(AUDIENCE_TABLE, lambda filters, tier="At-Risk": audience(engine()
                                                                               limit))
 
 
+CLV_AUDIENCE_TABLE = "loyalty-clv-audience"
+CLV_AUDIENCE_COLUMNS = [
+    column("customer_id", "Customer", link=True, width=100),
+    column("name", "Name", width=150),
+    column("country", "Country"),
+    measure_column("orders"),
+    measure_column("revenue"),
+    column("recency_days", "Days since last order", "int"),
+    column("last_12m_sales", "Sales, last 12 m", "money"),
+    column("predicted_next_12m_sales", "Predicted sales, next 12 m", "money"),
+    column("expected_change", "Expected change", "money",
+           tooltip="Predicted next 12 months − last 12 months: the largest expected fall first"),
+    column("predicted_clv", "Predicted CLV", "money"),
+    column("churn_risk", "Churn risk", "pct"),
+]
+#: The tier × CLV class audience shown first: the tier most worth keeping, declining.
+DEFAULT_CLV_AUDIENCE = ("Top Tier", "Declining")
+register_table(CLV_AUDIENCE_TABLE,
+               lambda filters, tier="Top Tier", clv_class="Declining":
+               segment_clv_audience(engine(), filters, "loyalty", tier, clv_class),
+               stem="audience_tier_clv", max_rows=500, top=True, columns=CLV_AUDIENCE_COLUMNS,
+               preview=lambda filters, limit, tier="Top Tier", clv_class="Declining":
+               capped(segment_clv_audience(engine(), filters, "loyalty", tier, clv_class, limit=limit)))
+
+
+def clv_audience_value(tier: str, clv_class: str) -> str:
+    return f"{tier}|{clv_class}"
+
+
+def clv_audience_options(counts: dict[tuple[str, str], int] | None = None) -> list[dict[str, str]]:
+    """Every tier × CLV class, named as an audience ("Declining Top Tier"), with its customer count."""
+    return [{"label": audience_title(tier, cls) + ("" if counts is None else f" · {counts.get((tier, cls), 0):,}"),
+             "value": clv_audience_value(tier, cls)} for cls in reversed(CLV_CLASSES) for tier in TIERS]
+
+
 def trend_options(segment_view: bool) -> list[dict[str, str]]:
     """The trend chart's metrics: every one in brand view, those with a segment meaning in segment view."""
     names = SEGMENT_TREND_METRICS if segment_view else TREND_MEASURES
@@ -138,6 +175,16 @@ def layout(**_query: str) -> html.Div:
                                   "next year?", data_table(CLV_TABLE, CLV_COLUMNS, height=300), full_height=True),
                     lg=7, className="mb-3"),
         ]),
+        dbc.Row(dbc.Col(question_card(
+            "Tier × CLV class audiences", "Whom should we reach before their spend falls? Each audience combines a "
+            "loyalty tier with its CLV class (e.g. Declining Top Tier: Top Tier customers predicted to spend more than "
+            "10 % less in the next 12 months than in the last 12); the count is its customers.",
+            [
+                dcc.Dropdown(id="loyalty-clv-audience-pick", clearable=False, className="mb-2",
+                             value=clv_audience_value(*DEFAULT_CLV_AUDIENCE), options=clv_audience_options(),
+                             style={"maxWidth": "360px"}),
+                data_table(CLV_AUDIENCE_TABLE, CLV_AUDIENCE_COLUMNS, height=330),
+            ]), className="mb-3")),
         dbc.Row(dbc.Col(question_card(
             "Recommended action and audience", "What should we do with each tier, and whom exactly does that reach?",
             [
@@ -248,3 +295,14 @@ def update_clv(query: str | None):
                                zip(summary.clv_class, summary.customer_share, strict=True)])
     fig.update_yaxes(title="Sales per customer", tickformat="$,.0f")
     return (style_figure(fig, height=340), *table)
+
+
+@callback(Output("loyalty-clv-audience-pick", "options"), *table_outputs(CLV_AUDIENCE_TABLE),
+          Input(QUERY_STORE, "data"), Input("loyalty-clv-audience-pick", "value"))
+def update_clv_audience(query: str | None, picked: str | None):
+    tier, _, clv_class = (picked or "").partition("|")
+    if tier not in TIERS or clv_class not in CLV_CLASSES:
+        tier, clv_class = DEFAULT_CLV_AUDIENCE
+    counts = clv_by_segment(engine(), read_filters(query), "loyalty")
+    sizes = {(r.segment, r.clv_class): int(r.customers) for r in counts.itertuples(index=False)}
+    return (clv_audience_options(sizes), *table_update(CLV_AUDIENCE_TABLE, query, tier=tier, clv_class=clv_class))

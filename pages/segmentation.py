@@ -11,25 +11,29 @@ from dash import Input, Output, callback, dcc, html
 from components.cards import question_card
 from components.charts import chart_frame, empty_figure, segment_figure, style_figure
 from components.colours import SERIES_COLOURS, scheme_colours
-from components.formatting import fmt_pct
+from components.kpi import kpi_card
 from components.schemes import chosen_scheme, scheme_dropdown
 from components.state import QUERY_STORE, engine, read_filters
 from components.tables import column, data_table, grid_id, measure_column, register_table, table_outputs, table_update
 from components.trend_chart import VALUE_FORMATS
 from metrics.measures.demographics import (
     DIMENSION_TITLES,
+    INCOME_KPIS,
     demographics,
     income_spending_medians,
     income_spending_points,
+    quadrant_summary,
 )
 from metrics.measures.engagement import NO_ORDERS_LABEL, engagement_by_segment
 from metrics.measures.kpis import customer_kpis
-from metrics.measures.registry import MEASURES
+from metrics.measures.registry import MEASURES, change_rows
 from metrics.measures.retention import monthly_retention
 from metrics.measures.trends import trend_by_segment
-from metrics.models.churn import HIGH_RISK_FROM, churn_by_segment
-from metrics.segments.labels import LIFECYCLE_LABELS
+from metrics.models.churn import HIGH_RISK_FROM
+from metrics.segments.churn_trend import churn_risk_by_month
+from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_TITLES
 from metrics.segments.lifecycle import lifecycle_by_month
+from metrics.segments.monthly import segment_sizes_by_month
 
 dash.register_page(__name__, path="/segmentation", name="Segmentation", order=40,
                    title="Segmentation · Customer Intelligence", segment_filter=False)
@@ -43,9 +47,34 @@ register_table(DEMOGRAPHICS_TABLE, lambda filters, dimension="gender": demograph
                stem="customers_by_attribute", use_segment=USE_SEGMENT,
                columns=lambda dimension="gender": demographics_columns(dimension))
 
+QUADRANTS_TABLE = "segmentation-quadrants-table"
+QUADRANT_COLUMNS = [
+    column("segment", "Quadrant", pinned=True, width=150),
+    measure_column("customers"),
+    column("customer_share", "% of customers", "pct"),
+    measure_column("avg_annual_income"),
+    measure_column("avg_spending_score"),
+    measure_column("revenue"),
+    measure_column("ltv"),
+]
+register_table(QUADRANTS_TABLE, lambda filters: quadrant_summary(engine(), filters), stem="income_spending_quadrants",
+               use_segment=USE_SEGMENT, columns=QUADRANT_COLUMNS)
+
+CHURN_TABLE = "segmentation-churn-table"
+CHURN_COLUMNS = [
+    column("month", "Month end of", pinned=True, width=110),
+    column("segment", "Segment", width=140),
+    column("customers", "Customers at month end", "int"),
+    measure_column("mean_churn_risk"),
+    column("at_risk_share", f"High churn risk (≥ {HIGH_RISK_FROM:.0%}) share", "pct"),
+]
+register_table(CHURN_TABLE, lambda filters, scheme="loyalty": churn_risk_by_month(engine(), filters, scheme),
+               stem="churn_risk_by_month", use_segment=USE_SEGMENT, columns=CHURN_COLUMNS)
+
 #: Monthly performance measures: (title, source, column, y-format). Sources are metric functions below;
 #: the registry's measures take their label and format from it.
 PERFORMANCE = {
+    "segment_size": ("Customers holding the label at month end", "sizes", "customers", ",.0f"),
     **{name: (MEASURES[name].label, "trend", name, VALUE_FORMATS[MEASURES[name].fmt])
        for name in ("customers", "orders", "revenue", "aov")},
     "retention": ("Monthly retention (90-day activity)", "retention", "retention", ".0%"),
@@ -64,7 +93,7 @@ def layout(**_query: str) -> html.Div:
         html.Span("Segments", className="small me-2"),
         scheme_dropdown("segmentation-scheme"),
         html.Span("Measure", className="small mx-2"),
-        _dropdown("segmentation-measure", {k: v[0] for k, v in PERFORMANCE.items()}, "customers", 220),
+        _dropdown("segmentation-measure", {k: v[0] for k, v in PERFORMANCE.items()}, "segment_size", 260),
     ], className="d-flex align-items-center flex-wrap gap-1")
     return html.Div([
         html.H4("Segmentation", className="page-title"),
@@ -79,6 +108,14 @@ def layout(**_query: str) -> html.Div:
                     lg=5, className="mb-3"),
         ]),
         dbc.Row([
+            dbc.Col(dcc.Loading(dbc.Row(id="segmentation-income-kpis", className="row-cols-2 row-cols-lg-1 g-0"),
+                                type="dot", delay_show=250), lg=3, className="mb-3"),
+            dbc.Col(question_card("Income × spending quadrants", "How many customers are in each quadrant, and "
+                                  "what do they earn, score and spend?",
+                                  data_table(QUADRANTS_TABLE, QUADRANT_COLUMNS, height=200), full_height=True),
+                    lg=9, className="mb-3"),
+        ]),
+        dbc.Row([
             dbc.Col(chart_frame("Gender", "Who buys, and who brings the revenue?", "segmentation-gender",
                                 height=280), lg=4, className="mb-3"),
             dbc.Col(chart_frame("Age group", "Which age groups buy, and who brings the revenue?",
@@ -88,13 +125,16 @@ def layout(**_query: str) -> html.Div:
         ]),
         dbc.Row([
             dbc.Col(chart_frame("Segment monthly performance", "How does each segment's size, sales and "
-                                "engagement develop month by month?", "segmentation-performance", height=380,
-                                controls=performance_controls), lg=8, className="mb-3"),
-            dbc.Col(chart_frame("Churn risk by segment, at the as-of date", "How likely is each segment to have "
-                                "stopped buying by the end of the range? Mean churn risk (1 − P(alive)) from the "
-                                "purchase model in use, at the end of the range: one value per customer, so not a "
-                                "monthly series.",
-                                "segmentation-churn", height=380), lg=4, className="mb-3"),
+                                "engagement develop month by month? Each month's customers are in the segment they "
+                                "hold at that month's end (scored like a range of as many months ending there).",
+                                "segmentation-performance", height=380, controls=performance_controls),
+                    lg=6, className="mb-3"),
+            dbc.Col(chart_frame("Churn risk by segment, month by month", "How has churn risk evolved? Average "
+                                "churn risk (1 − P(alive)) at each month end of the customers holding each label "
+                                "then, on their history up to that day, with the purchase model fitted for the "
+                                "range (one fit, not one per month).", "segmentation-churn", height=380,
+                                footer=data_table(CHURN_TABLE, CHURN_COLUMNS, height=220)),
+                    lg=6, className="mb-3"),
         ]),
         dbc.Row(dbc.Col(question_card(
             "Customers by attribute", "How do customers, orders and revenue split by one attribute?",
@@ -182,6 +222,10 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
         return empty_figure(height=380)
     title, source, col, y_format = PERFORMANCE[measure]
     order = list(scheme_colours(scheme))
+    if source == "sizes":
+        frame = segment_sizes_by_month(eng, filters, scheme)
+        return segment_figure(frame, "month", col, order, kind="area", y_format=y_format, y_title=title,
+                              height=380, scheme=scheme)
     if source == "trend":
         frame = trend_by_segment(eng, filters, col, "month", scheme)
         return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380,
@@ -195,30 +239,37 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
                           height=380, scheme=scheme)
 
 
-@callback(Output("segmentation-churn", "figure"), Input(QUERY_STORE, "data"), Input("segmentation-scheme", "value"))
+@callback(Output("segmentation-churn", "figure"), *table_outputs(CHURN_TABLE),
+          Input(QUERY_STORE, "data"), Input("segmentation-scheme", "value"))
 def update_segment_churn(query: str | None, scheme: str | None):
     eng = engine()
     filters = read_filters(query, use_segment=USE_SEGMENT)
     scheme = chosen_scheme(scheme)
+    table = table_update(CHURN_TABLE, query, scheme=scheme)
     if customer_kpis(eng, filters)["orders"] == 0:
-        return empty_figure(height=380)
-    frame = churn_by_segment(eng, filters, scheme)
-    message = frame.attrs.get("message", "")
+        return (empty_figure(height=380), *table)
+    frame = churn_risk_by_month(eng, filters, scheme)
     if not frame.customers.any():
-        return empty_figure(f"No churn model: {message}"[:120], height=380)
-    colours = scheme_colours(scheme)
-    fig = go.Figure(go.Bar(
-        y=frame.segment, x=frame.mean_churn_risk, orientation="h",
-        marker_color=[colours[s] for s in frame.segment],
-        text=[fmt_pct(v, 0) if n else "" for v, n in zip(frame.mean_churn_risk, frame.customers, strict=True)],
-        textposition="outside", cliponaxis=False,
-        customdata=frame[["customers", "at_risk_share"]],
-        hovertemplate="%{y}: mean churn risk %{x:.1%}<br>%{customdata[0]:,} customers · %{customdata[1]:.1%} at "
-                      f"high risk (≥ {HIGH_RISK_FROM:.0%})<extra></extra>",
-    ))
-    fig.update_yaxes(categoryorder="array", categoryarray=list(reversed(list(colours))), title="")
-    fig.update_xaxes(title=f"Mean churn risk at {filters.as_of.isoformat()}", tickformat=".0%", range=[0, 1.08])
-    return style_figure(fig, height=380, legend=False)
+        return (empty_figure(f"No churn model: {frame.attrs.get('message', '')}"[:120], height=380), *table)
+    shown = frame[frame.customers > 0]  # a label nobody holds at a month end has no average
+    fig = segment_figure(shown, "month", "mean_churn_risk", list(scheme_colours(scheme)), y_format=".0%",
+                         y_title=f"{MEASURES['mean_churn_risk'].label} at month end", height=380, scheme=scheme,
+                         hover_name=f"{MEASURES['mean_churn_risk'].label} ({SCHEME_TITLES[scheme]})")
+    fig.update_yaxes(rangemode="tozero")
+    return (fig, *table)
+
+
+@callback(Output("segmentation-income-kpis", "children"), *table_outputs(QUADRANTS_TABLE), Input(QUERY_STORE, "data"))
+def update_income(query: str | None):
+    filters = read_filters(query, use_segment=USE_SEGMENT)
+    rows = change_rows(engine(), filters, INCOME_KPIS)
+    has_data = customer_kpis(engine(), filters)["customers"] > 0
+    cards = [dbc.Col(kpi_card(row.label, row.value, row.previous,
+                              None if row.delta_pct is None else float(row.delta_pct), row.fmt,
+                              bool(row.higher_is_better), key=row.key, definition=row.definition,
+                              has_data=has_data), className="p-1")
+             for row in rows.itertuples(index=False)]
+    return (cards, *table_update(QUADRANTS_TABLE, query))
 
 
 @callback(Output(grid_id(DEMOGRAPHICS_TABLE), "columnDefs"),

@@ -259,3 +259,22 @@ def _walk(component):
     for child in children if isinstance(children, list | tuple) else [children]:
         if hasattr(child, "to_plotly_json"):
             yield from _walk(child)
+
+
+def test_every_segment_label_has_its_definition_on_the_glossary():
+    """Each label of every scheme (and the lifecycle states, CLV classes and churn-risk bands) is named in
+    the definition the glossary shows for its group: the code's own docstrings, not a copy."""
+    from components.glossary import LABEL_DEFINITIONS, definition_text, glossary_sections
+    from metrics.models.clv import CLV_CLASSES
+    from metrics.models.inputs import RISK_BANDS
+    from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_LABELS
+
+    page = _text(glossary_sections()) + str(glossary_sections())
+    groups = {**SCHEME_LABELS, "lifecycle": LIFECYCLE_LABELS, "clv_class": CLV_CLASSES, "risk_band": RISK_BANDS}
+    for group, labels in groups.items():
+        text = definition_text(LABEL_DEFINITIONS[group])
+        assert text and text.splitlines()[0] in page, group
+        missing = [label for label in labels if label not in text]
+        assert not missing, (group, missing)
+    for key in ("month_end", "tier_clv", "churn_trend"):
+        assert definition_text(LABEL_DEFINITIONS[key]).splitlines()[0] in page, key

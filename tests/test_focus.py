@@ -33,6 +33,10 @@ BY_SEGMENT = {
     "monthly_retention": monthly_retention,
     "engagement_by_segment": engagement_by_segment,
     "monthly_active_customers": monthly_active_customers,
+}
+#: Per-period views label each period at its own end (tests/test_seed_views.py follows a focus through them);
+#: with a focus they count the focus's customers.
+PER_PERIOD = {
     "trend_by_segment[customers]": lambda e, f, s: trend_by_segment(e, f, "customers", "month", s),
     "trend_by_segment[revenue]": lambda e, f, s: trend_by_segment(e, f, "revenue", "quarter", s),
 }
@@ -74,6 +78,11 @@ def test_focus_lists_only_its_label_with_the_scope_count(generated_engine, scope
         assert NO_ORDERS_LABEL not in set(got.segment), name
         pd.testing.assert_frame_equal(_rows(got, label, name), _rows(everyone, label, name), check_dtype=False,
                                       obj=name)
+
+    for name, table in PER_PERIOD.items():  # the last period ends at the scope's end: the scope's own labels
+        got = table(engine, focus, scheme)
+        last = got[got.period == got.period.max()]
+        assert set(last[last.value != 0].segment) <= {label}, name
 
     members = audience(engine, focus, scheme, label)
     assert len(members) == expected

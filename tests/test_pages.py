@@ -127,11 +127,12 @@ PAGE_CALLBACKS = {
     "segmentation": [("update_overview", ()), ("update_performance", ("loyalty", "open_rate")),
                      ("update_performance", ("behaviour", "retention")),
                      ("update_performance", ("prime", "revenue")), ("update_performance", ("rfm", "aov")),
-                     ("update_segment_churn", ("loyalty",)), ("update_table", ("age_group",))],
+                     ("update_performance", ("income_spending", "segment_size")),
+                     ("update_segment_churn", ("loyalty",)), ("update_income", ()), ("update_table", ("age_group",))],
     "loyalty": [("update_tiers", ()), ("update_trend", ("brand", "revenue", "customers", "quarter")),
                 ("update_trend", ("segment", "orders", None, "week")),
                 ("update_trend", ("segment", "aov", None, "month")), ("update_audience", ("Top Tier",)),
-                ("update_clv", ())],
+                ("update_clv", ()), ("update_clv_audience", ("Promising|Declining",))],
     "risk": [("update_bubbles", ("rfm",)), ("update_risk", ()), ("update_fit", ()), ("update_scatter", ("rfm",))],
 }
 
@@ -199,15 +200,44 @@ def test_segmentation_ignores_a_segment_filter(app_module, engine):
     assert seg.update_table(with_segment, "gender")[1] == seg.update_table(filters.to_query(), "gender")[1]
 
 
-def test_segment_churn_bars_show_the_model_at_the_as_of_date(app_module, engine):
+def test_segment_churn_lines_show_each_month_end_and_end_at_the_as_of_value(app_module, engine):
     from metrics.models.churn import churn_by_segment
+    from metrics.segments.churn_trend import churn_risk_by_month
 
     filters = default_filters(engine)
-    fig = page_module("segmentation").update_segment_churn(filters.to_query(), "behaviour")
-    expected = churn_by_segment(engine, filters, "behaviour")
-    assert list(fig.data[0].y) == expected.segment.tolist()
-    assert list(fig.data[0].x) == pytest.approx(expected.mean_churn_risk.tolist())
-    assert filters.as_of.isoformat() in fig.layout.xaxis.title.text
+    fig, rows, _state, caption = page_module("segmentation").update_segment_churn(filters.to_query(), "behaviour")
+    expected = churn_risk_by_month(engine, filters, "behaviour")
+    at_as_of = churn_by_segment(engine, filters, "behaviour").set_index("segment").mean_churn_risk
+    for trace in fig.data:
+        mine = expected[expected.segment == trace.name]
+        assert list(trace.y) == pytest.approx(mine.mean_churn_risk.tolist())
+        assert trace.y[-1] == pytest.approx(at_as_of[trace.name])  # the default range starts on the 1st
+    assert "month end" in fig.layout.yaxis.title.text and len(rows) == len(expected) and caption
+
+
+def test_segmentation_income_kpis_are_the_registry_averages(app_module, engine):
+    from metrics.measures.registry import measure_values
+
+    filters = default_filters(engine)
+    cards, rows, _state, _caption = page_module("segmentation").update_income(filters.to_query())
+    shown = {}
+    for col in cards:
+        value_div = col.children.children.children.children[1]
+        shown[getattr(value_div, "data-kpi")] = float(getattr(value_div, "data-value"))
+    assert shown == pytest.approx(measure_values(engine, filters, ["avg_annual_income", "avg_spending_score"]))
+    assert [r["segment"] for r in rows] == ["VIP", "Underperformers", "Potential Growers", "At Risk"]
+
+
+def test_loyalty_clv_audience_names_each_combination_with_its_count(app_module, engine):
+    from metrics.models.clv import clv_by_segment
+
+    filters = default_filters(engine)
+    options, rows, state, caption = page_module("loyalty").update_clv_audience(filters.to_query(), "bogus")
+    counts = clv_by_segment(engine, filters, "loyalty").set_index(["segment", "clv_class"]).customers
+    labels = {o["value"]: o["label"] for o in options}
+    assert labels["Top Tier|Declining"] == f"Declining Top Tier · {counts[('Top Tier', 'Declining')]:,}"
+    assert state["params"] == {"tier": "Top Tier", "clv_class": "Declining"}  # a bad pick falls back
+    assert len(rows) == min(500, counts[("Top Tier", "Declining")]) and caption
 
 
 def test_segment_aov_is_drawn_as_lines_not_stacked(app_module, engine):

@@ -71,6 +71,24 @@ def demographics(engine: Engine, filters: Filters, dimension: str = "gender") ->
     return out.reset_index(drop=True)[
         [dimension, "customers", "orders", "revenue", "aov", "ltv", "share", "revenue_share"]]
 
+#: The per-quadrant measures of :func:`quadrant_summary`, registry names in table order.
+QUADRANT_MEASURES: tuple[str, ...] = ("customers", "avg_annual_income", "avg_spending_score", "revenue", "ltv")
+#: The income and spending KPIs shown next to the quadrants.
+INCOME_KPIS: tuple[str, ...] = ("avg_annual_income", "avg_spending_score")
+
+
+@memoized
+def quadrant_summary(engine: Engine, filters: Filters) -> pd.DataFrame:
+    """Per income × spending quadrant (VIP, Underperformers, Potential Growers, At Risk; split at the
+    scope's medians, :func:`income_spending_medians`): ``customers``, ``customer_share``, the quadrant's
+    ``avg_annual_income`` and ``avg_spending_score``, ``revenue`` in the range and ``ltv`` (revenue per
+    customer) — measures of :mod:`metrics.measures.registry`."""
+    frame = measure_frame(engine, filters, QUADRANT_MEASURES, scheme="income_spending")
+    frame = frame.astype({"customers": "int64", "segment": "str"})
+    frame["customer_share"] = ratio(frame.customers, frame.customers.sum())
+    return frame[["segment", "customers", "customer_share", *QUADRANT_MEASURES[1:]]].reset_index(drop=True)
+
+
 def sample_key(customer_id: ir.IntegerValue, seed: int = 0) -> ir.IntegerValue:
     """A deterministic pseudo-random integer per customer for sampling in the engine: a multiplicative
     step, a square and an MINSTD step modulo the prime 2^31 − 1 (integer arithmetic only, so every

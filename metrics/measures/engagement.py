@@ -14,6 +14,8 @@ Definitions used throughout:
 
 from __future__ import annotations
 
+from datetime import date
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -22,14 +24,17 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio
-from metrics.grains import as_timestamps, period_starts
+from metrics.grains import as_timestamps, month_from_index, month_index, period_starts
 from metrics.population import customer_segments, engagement_in_view, people_in_view, shown_labels
 from metrics.segments.rules import check_scheme
-from metrics.selection import buyer_ids
+from metrics.selection import buyer_ids, scope_engagement
 
 #: Segment given to customers with engagement rows but no valid order in the range (they are not in the
 #: customer mart, so no scheme labels them): prospects and lapsed buyers.
 NO_ORDERS_LABEL = "No orders in range"
+
+#: The recent cart abandoners are those of the last this many calendar months of the range.
+RECENT_MONTHS = 3
 
 ENGAGEMENT_MEASURES = ("emails_sent", "emails_opened", "web_visits", "cart_adds", "cart_abandons")
 
@@ -187,5 +192,51 @@ def cart_abandoners(engine: Engine, filters: Filters, limit: int | None = 100) -
     else:
         frame["last_active_month"] = pd.to_datetime(frame["last_active_month"]).astype("datetime64[ns]")
         frame = frame.astype({"customer_id": "int64", "cart_abandons": "int64", "web_visits": "int64"})
+    frame.attrs["total_rows"] = total
+    return frame
+
+
+def recent_months_start(filters: Filters, months: int = RECENT_MONTHS) -> date:
+    """The first day of the first of the ``months`` calendar months ending with the range's last month (the
+    as-of month); it may lie before the range start."""
+    return month_from_index(month_index(filters.end) - months + 1)
+
+
+RECENT_ABANDONER_COLUMNS = {"customer_id": "int64", "name": "str", "country": "str", "status": "str",
+                            "cart_abandons": "int64", "cart_adds": "int64", "web_visits": "int64",
+                            "last_abandon_month": "datetime64[ns]"}
+
+
+@memoized
+def recent_cart_abandoners(engine: Engine, filters: Filters, limit: int | None = 100,
+                           months: int = RECENT_MONTHS) -> pd.DataFrame:
+    """Everyone in view — buyers and prospects, or the focus's customers — who abandoned a cart in the last
+    ``months`` calendar months of the range (from :func:`recent_months_start`: the three months ending with the
+    as-of month, whose whole engagement row counts since the table is monthly): an audience for a
+    cart-recovery campaign. Columns ``customer_id``, ``name``, ``country``, ``status`` ("Buyer": a valid
+    order on or before the as-of date, else "Prospect"), ``cart_abandons``, ``cart_adds`` and
+    ``web_visits`` (sums over those months) and ``last_abandon_month``. Only people with ≥ 1 abandon;
+    ordered by abandons, then web visits (both descending), then customer_id; at most ``limit`` rows
+    (None: all); ``attrs["total_rows"]`` is how many qualify."""
+    window = Filters(recent_months_start(filters, months), filters.end, filters.prime, filters.countries)
+    e = scope_engagement(engine, window)
+    e = e.semi_join(people_in_view(engine, filters).select("customer_id"), "customer_id")
+    per = e.group_by("customer_id").aggregate(
+        cart_abandons=e.cart_abandons.sum(), cart_adds=e.cart_adds.sum(), web_visits=e.web_visits.sum(),
+        last_abandon_month=e.month.max(where=e.cart_abandons > 0))
+    per = per.filter(per.cart_abandons > 0)
+    people = people_in_view(engine, filters).select("customer_id", "name", "country")
+    joined = per.inner_join(people, "customer_id")
+    joined = joined.mutate(status=ibis.ifelse(joined.customer_id.isin(buyer_ids(engine, filters).customer_id),
+                                              "Buyer", "Prospect"))
+    ranked = joined.order_by([ibis.desc("cart_abandons"), ibis.desc("web_visits"), "customer_id"])
+    shown = ranked.select(*RECENT_ABANDONER_COLUMNS).limit(None if limit is None else max(int(limit), 0))
+    frame = engine.execute(shown)
+    total = len(frame) if limit is None or len(frame) < int(limit) else int(engine.execute(joined.count()))
+    if frame.empty:
+        frame = empty_frame(RECENT_ABANDONER_COLUMNS)
+    else:
+        frame["last_abandon_month"] = pd.to_datetime(frame["last_abandon_month"]).astype("datetime64[ns]")
+        frame = frame.astype(RECENT_ABANDONER_COLUMNS).reset_index(drop=True)
     frame.attrs["total_rows"] = total
     return frame

@@ -28,7 +28,9 @@ Sources, each one row per unit of what they count (all for the customers in view
   of this source have no segment meaning (brand view only).
 
 Values are computed for the whole range, per label of a segmentation scheme, per period, or per period and
-label by :func:`measure_frame`.
+label by :func:`measure_frame`. Per label, a customer holds the label of the scope; per period and label,
+the label they hold at the end of the period (:mod:`metrics.segments.monthly`: each month end scored like a
+range ending there; a week or quarter takes the label at the end of the month its last day falls in).
 """
 
 from __future__ import annotations
@@ -44,9 +46,9 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import ratio, relative_change
-from metrics.grains import GRAINS, as_timestamps, check_grain, month_index, period_starts
+from metrics.grains import GRAINS, as_timestamps, check_grain, month_index, month_index_expr, period_starts
 from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, repeat_revenue, with_attributes
-from metrics.models.churn import at_risk_rate
+from metrics.models.churn import at_risk_rate, mean_churn_risk
 from metrics.population import (
     customer_mart,
     customer_months,
@@ -55,6 +57,8 @@ from metrics.population import (
     shown_labels,
     unlabelled_mart,
 )
+from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.monthly import monthly_labels
 from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
 
@@ -166,6 +170,12 @@ _MEASURES: tuple[Measure, ...] = (
             "the behaviour segment \"At-Risk / Dormant\", the income quadrant \"At Risk\" or the lifecycle "
             "state \"At Risk\": those are rules on recency, frequency, spend or income; this is a model's "
             "probability.", higher_is_better=False, trend=False, source="model"),
+    Measure("mean_churn_risk", "Avg churn risk", "share", "pct", "The average churn risk (1 − P(alive), the "
+            "probability that a customer has silently stopped buying) of the customers, from the purchase model in "
+            "use fitted on each in-scope customer's whole history up to the end of the range. Per month (the "
+            "Segmentation page's monthly churn chart) it is the average at each month end over the customers "
+            "holding each label then, each scored on their history up to that month end with the parameters of "
+            "the range's fit (one fit, not one per month).", higher_is_better=False, trend=False, source="model"),
     _count_sum("income_sum", "Annual income (sum)", "Σ annual income of the customers.",
                lambda t: t.annual_income, unit="currency", fmt="money", trend=False, attributes=("annual_income",)),
     _rate("avg_annual_income", "Avg Annual Income", "Mean annual income of the customers.", "income_sum",
@@ -292,6 +302,15 @@ def _labelled(t: ir.Table, engine: Engine, filters: Filters, scheme: str) -> ir.
     return t.inner_join(labels, "customer_id")
 
 
+def _labelled_at_period_end(t: ir.Table, engine: Engine, filters: Filters, scheme: str, grain: str) -> ir.Table:
+    """Rows of a per-period source with the label their customer holds at the end of the period (of the
+    month its last day in the range falls in): each month's own membership, not the scope's."""
+    end = ibis.least(_period_end(t.period, grain), ibis.literal(filters.as_of))
+    labels = monthly_labels(engine, filters, scheme)
+    labels = labels.select("customer_id", "segment", label_mi=labels.mi)
+    return t.mutate(label_mi=month_index_expr(end)).inner_join(labels, ["customer_id", "label_mi"])
+
+
 def _source(engine: Engine, filters: Filters, source: str, grain: str | None, scheme: str | None,
             attributes: tuple[str, ...] = ()) -> ir.Table:
     """Rows of ``source`` with a ``period`` column (with a grain), a ``segment`` column (with a scheme)
@@ -316,7 +335,10 @@ def _source(engine: Engine, filters: Filters, source: str, grain: str | None, sc
         t = _prospects(engine, filters, grain)
     else:
         raise ValueError(f"unknown source {source!r}")
-    return _labelled(t, engine, filters, scheme) if scheme else t
+    if scheme is None:
+        return t
+    return _labelled(t, engine, filters, scheme) if grain is None else \
+        _labelled_at_period_end(t, engine, filters, scheme, grain)
 
 
 def _prospects(engine: Engine, filters: Filters, grain: str | None) -> ir.Table:
@@ -377,8 +399,9 @@ def _grid(filters: Filters, grain: str | None, scheme: str | None) -> pd.DataFra
     parts = []
     if grain is not None:
         parts.append(pd.DataFrame({"period": as_timestamps(period_starts(filters.start, filters.end, grain))}))
-    if scheme is not None:
-        parts.append(pd.DataFrame({"segment": pd.Series(shown_labels(filters, scheme), dtype="str")}))
+    if scheme is not None:  # per period every label: the focus's customers move between labels
+        labels = SCHEME_LABELS[scheme] if grain is not None else shown_labels(filters, scheme)
+        parts.append(pd.DataFrame({"segment": pd.Series(labels, dtype="str")}))
     if not parts:
         return pd.DataFrame(index=[0])
     grid = parts[0]
@@ -393,7 +416,8 @@ def measure_frame(engine: Engine, filters: Filters, names: tuple[str, ...], grai
     """The named measures of the customers in view: one row for the range, or per ``period`` (start of
     each period of ``grain`` the range touches, partial first and last periods included, zeros where
     nothing happened) and/or per ``segment`` (each label of ``scheme`` shown for the filters, in display
-    order) and/or per value of a customer attribute ``by`` (a column of the customer mart such as
+    order; with a grain, every label, each customer under the label they hold at the period's end — see the
+    module docstring) and/or per value of a customer attribute ``by`` (a column of the customer mart such as
     ``country`` or ``gender``: the values customers have, sorted). Columns: the keys, then one float
     column per measure. Ratios are 0 where their denominator is 0; model measures exist for the
     whole range only."""
@@ -442,6 +466,8 @@ def _resolve(values: pd.DataFrame, name: str) -> pd.Series:
 def _model_value(engine: Engine, filters: Filters, name: str) -> float:
     if name == "at_risk_rate":
         return at_risk_rate(engine, filters)
+    if name == "mean_churn_risk":
+        return mean_churn_risk(engine, filters)
     raise ValueError(f"no model value {name!r}")
 
 

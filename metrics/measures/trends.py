@@ -67,9 +67,12 @@ def trend_by_segment(engine: Engine, filters: Filters, metric: str = "orders", g
                      scheme: str = "loyalty") -> pd.DataFrame:
     """One measure with a segment meaning per period and segment of ``scheme``.
 
-    A customer's segment is the one of the whole selected range (assigned on the scope), not re-evaluated
-    per period. Columns ``period``, ``segment``, ``value``, ``partial``: every period × every label shown
-    (only the focus label when the focus is on ``scheme``), zeros where nothing happened.
+    Each period's customers are split by the label they hold **at the end of that period**
+    (:mod:`metrics.segments.monthly`: the month end scored like a range of the same number of months
+    ending there; a week or quarter takes the label of the month end its last day falls in), so a customer
+    counts as Top Tier in the months they were Top Tier. A segment focus keeps the scope's own members of
+    the focus label, followed through their monthly labels. Columns ``period``, ``segment``, ``value``,
+    ``partial``: every period × every label of the scheme, zeros where nothing happened.
     """
     check_metric(metric, SEGMENT_SPLIT_METRICS)
     check_grain(grain)

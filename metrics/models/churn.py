@@ -125,19 +125,29 @@ def churn_bands(engine: Engine, filters: Filters) -> pd.DataFrame:
     return with_message(frame[["band", "customers", "customer_share", "revenue", "revenue_share"]], fit.message)
 
 
+def _group_risks(engine: Engine, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+    """Customers in view per distinct (x, t_x, T) row and that row's churn risk (empty without a model).
+    Churn risk depends only on the row, so rates need no join of scores to every customer."""
+    scores = group_scores(fit_purchase_model(engine, filters))
+    if scores.empty:
+        return np.zeros(0), np.zeros(0)
+    groups = btyd_groups(engine, filters)[[*GROUP_COLUMNS, "customers"]].merge(scores, on=list(GROUP_COLUMNS))
+    return groups["customers"].to_numpy(float), 1.0 - groups["p_alive"].to_numpy(float)
+
+
 @memoized
 def at_risk_rate(engine: Engine, filters: Filters) -> float:
     """Customers with churn risk ≥ 0.7 / Total Customers (0 when empty or when no model can be fitted)."""
-    # Churn risk depends only on a customer's (frequency, recency, T), so the scored groups and the
-    # counts of the customers in view per group give the rate without joining scores to every customer.
-    fit = fit_purchase_model(engine, filters)
-    scores = group_scores(fit)
-    if scores.empty:
-        return 0.0
-    groups = btyd_groups(engine, filters)[[*GROUP_COLUMNS, "customers"]].merge(scores, on=list(GROUP_COLUMNS))
-    counts = groups["customers"].to_numpy()
-    at_risk = counts[(1.0 - groups["p_alive"].to_numpy()) >= HIGH_RISK_FROM].sum()
-    return safe_div(float(at_risk), float(counts.sum()))
+    counts, risks = _group_risks(engine, filters)
+    return safe_div(float(counts[risks >= HIGH_RISK_FROM].sum()), float(counts.sum()))
+
+
+@memoized
+def mean_churn_risk(engine: Engine, filters: Filters) -> float:
+    """The average churn risk (1 − P(alive)) of the customers in view (0 when empty or when no model can
+    be fitted)."""
+    counts, risks = _group_risks(engine, filters)
+    return safe_div(float((counts * risks).sum()), float(counts.sum()))
 
 
 @memoized
@@ -289,5 +299,6 @@ __all__ = [
     "customer_action_table",
     "customer_churn",
     "fitted_vs_actual",
+    "mean_churn_risk",
     "p_alive_matrix",
 ]

@@ -36,6 +36,7 @@ spending score (a value equal to the median counts as high)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeAlias
 
 import ibis
 import ibis.expr.types as ir
@@ -81,11 +82,18 @@ def behaviour_label(t: ir.Table) -> ir.StringValue:
     )
 
 
-def income_spending_label(t: ir.Table, medians: tuple[float, float] | None = None) -> ir.StringValue:
+Median: TypeAlias = "float | ir.NumericValue"
+
+
+def income_spending_label(t: ir.Table, medians: tuple[Median, Median] | None = None) -> ir.StringValue:
     """Quadrant of ``annual_income`` × ``spending_score``, split at ``medians`` (income, score): the scope's
-    medians computed once by the caller, or the medians of ``t`` itself when not given."""
+    medians computed once by the caller (numbers, or columns of ``t`` when each row has its own population),
+    or the medians of ``t`` itself when not given."""
+    def split(value: Median) -> ir.NumericValue:
+        return value if isinstance(value, ir.Value) else ibis.literal(float(value))
+
     income, score = (t.annual_income.median(), t.spending_score.median()) if medians is None else \
-        (ibis.literal(float(medians[0])), ibis.literal(float(medians[1])))
+        (split(medians[0]), split(medians[1]))
     high_income = t.annual_income >= income
     high_score = t.spending_score >= score
     return ibis.cases(
