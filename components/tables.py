@@ -11,6 +11,8 @@ Clicking a ``customer_id`` cell of any table opens that customer's profile (``/c
 
 from __future__ import annotations
 
+import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,6 +25,7 @@ import numpy as np
 import pandas as pd
 from dash import ALL, MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from werkzeug.exceptions import BadRequest
 
 from components.formatting import D3_FORMATS, fmt_int
 from components.state import NAV_ID, QUERY_STORE, link_query, read_filters
@@ -36,6 +39,9 @@ EXPORT_XLSX, EXPORT_NOTICE = "table-export-xlsx", "table-export-notice"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 #: Rows sent to the browser at most; the CSV export always has every row.
 DEFAULT_MAX_ROWS = 2000
+#: Longest text an export parameter may hold (the customer search stores at most 80 characters).
+MAX_PARAM_TEXT = 200
+LOG = logging.getLogger(__name__)
 
 
 def grid_id(table_id: str) -> dict[str, str]:
@@ -284,11 +290,68 @@ def export_stem(source: TableSource, params: dict[str, Any]) -> str:
     return "_".join([source.stem, *values])
 
 
+def _keyword_parameters(frame: Callable[..., pd.DataFrame]) -> dict[str, Any] | None:
+    """Name -> default of the parameters a table function takes after the filters (None: any name)."""
+    parameters = list(inspect.signature(frame).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return {p.name: (None if p.default is inspect.Parameter.empty else p.default) for p in parameters
+            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+
+
+def _fits(value: Any, default: Any) -> bool:
+    """Whether ``value`` is a JSON scalar of the kind ``default`` is (any scalar where the default is None)."""
+    if value is None:
+        return default is None
+    if isinstance(value, str):
+        return len(value) <= MAX_PARAM_TEXT and (default is None or isinstance(default, str))
+    if isinstance(value, bool):
+        return default is None or isinstance(default, bool)
+    if isinstance(value, int):
+        return default is None or (isinstance(default, (int, float)) and not isinstance(default, bool))
+    if isinstance(value, float):
+        return default is None or isinstance(default, float)
+    return False  # a list or an object
+
+
+def export_params(source: TableSource, params: Any) -> dict[str, Any]:
+    """The parameters of an export request checked against what the table's function accepts: its
+    parameter names, each value a JSON scalar of its default's type (text at most :data:`MAX_PARAM_TEXT`
+    long). The stored table state comes back from the browser, so anything else is a 400, not a call."""
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise BadRequest("the table's export parameters are not an object")
+    accepted = _keyword_parameters(source.frame)
+    for name, value in params.items():
+        if accepted is not None and name not in accepted:
+            raise BadRequest(f"table {source.table_id!r} takes no parameter {str(name)[:40]!r}")
+        if not _fits(value, None if accepted is None else accepted[name]):
+            raise BadRequest(f"parameter {str(name)[:40]!r} of table {source.table_id!r} has a value it cannot take")
+    return params
+
+
+def _requested_frame(source: TableSource, query: str, params: dict[str, Any]) -> tuple[pd.DataFrame, Filters]:
+    """The export's frame. A ValueError from the table's function for values the request chose (other than
+    its defaults: "unknown segment scheme 'x'") is the function refusing them: a 400. With its defaults it is a
+    fault of the code and stays one."""
+    try:
+        return table_frame(source.table_id, query, params)
+    except ValueError as exc:
+        defaults = _keyword_parameters(source.frame) or {}
+        if all(name in defaults and value == defaults[name] for name, value in params.items()):
+            raise
+        LOG.warning("refused an export of %s: %s", source.table_id, exc)
+        raise BadRequest(f"table {source.table_id!r} does not accept these parameters") from exc
+
+
 def export_file(table_id: str, query: str, params: dict[str, Any], kind: str) -> dict[str, Any]:
     """The ``dcc.Download`` data of a table as a spreadsheet: the grid's columns and headers, values as
-    displayed; ``kind`` is "csv" or "xlsx". Raises ValueError when a table is too long for a sheet."""
+    displayed; ``kind`` is "csv" or "xlsx". Raises ValueError when a table is too long for a sheet, and
+    BadRequest for parameters the table does not take (:func:`export_params`)."""
     source = _TABLES[table_id]
-    frame, filters = table_frame(table_id, query, params)
+    params = export_params(source, params)
+    frame, filters = _requested_frame(source, query, params)
     columns = sheet_columns(source.grid_columns(params))
     sheet = spreadsheet_frame(frame, columns) if columns else frame
     name = export_filename(export_stem(source, params), filters.describe(), kind)
@@ -310,15 +373,17 @@ def export_table(n_csv: int | None, n_xlsx: int | None, state: dict | None) -> t
     """Rebuild the frame the grid shows and send it as CSV or xlsx named after the table, its parameters
     and the filters."""
     trigger = ctx.triggered_id
-    if not (n_csv or n_xlsx) or not isinstance(state, dict) or not isinstance(trigger, dict):
-        raise PreventUpdate
+    if not (n_csv or n_xlsx) or state is None or not isinstance(trigger, dict):
+        raise PreventUpdate  # nothing to export yet (the grid has not been filled)
     table_id = str(trigger.get("index"))
     if table_id not in _TABLES:
         raise PreventUpdate
-    params = state.get("params") if isinstance(state.get("params"), dict) else {}
+    query = state.get("query") if isinstance(state, dict) else None
+    if not isinstance(state, dict) or not isinstance(query, (str, type(None))):
+        raise BadRequest("the table's export state is not the one its grid stored")
     kind = "xlsx" if trigger.get("type") == EXPORT_XLSX else "csv"
     try:
-        return export_file(table_id, state.get("query") or "", params, kind), ""
+        return export_file(table_id, query or "", state.get("params"), kind), ""
     except ValueError as exc:
         if kind != "xlsx":
             raise

@@ -193,7 +193,7 @@ def scatter_figure(points, scheme: str) -> go.Figure:
         part = points[points.segment == label]
         if part.empty:
             continue
-        fig.add_scattergl(
+        fig.add_scatter(  # SVG, as on the segmentation page: WebGL traces need eval, which the CSP refuses
             x=part.orders, y=part.revenue, mode="markers", name=label,
             marker={"color": colour, "size": 6, "opacity": 0.65, "line": {"width": 0}},
             customdata=part[["customer_id", "churn_risk"]],

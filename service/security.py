@@ -1,4 +1,4 @@
-"""Serving safely: optional HTTP basic authentication, security headers and a request-size limit.
+"""Serving safely: optional HTTP basic authentication, security headers and request limits.
 
 ``install_security(server, settings)`` is called once by ``app.py`` right after the Dash app is built.
 With ``CUSTINTEL_AUTH=user:password`` set, every request except the health check needs those
@@ -15,31 +15,37 @@ of every component that can exist, so a dynamically created component must be li
 a JSON type its component cannot produce (text for a URL or a date, a number for ``n_clicks``, a plain
 value for a single-choice dropdown, text for the period dropdown ...). Real bugs in callbacks still
 surface as 500s; only impossible requests are turned away.
+
+Other hostile requests get a 4xx too: a JSON body nested deeper than :data:`service.limits.MAX_JSON_DEPTH`
+(400, before the parser recurses), an ``Authorization`` header that is not decodable basic credentials (401),
+a ``/_dash-component-suites/`` path Dash has not registered (404). Every response carries the
+Content-Security-Policy and the safe headers of :mod:`service.headers`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 import json
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from dash.exceptions import DependencyException
 from flask import Flask, Response, request
 
 from metrics.settings import Settings
+from service.headers import SECURITY_HEADERS, content_security_policy, dash_script_hashes
+from service.limits import MAX_JSON_DEPTH, json_too_deep
 
 #: Paths answered without credentials (load balancers and uptime checks need no password).
 PUBLIC_PATHS: frozenset[str] = frozenset({"/health"})
 #: Largest request body accepted; Dash callback payloads are a few kB.
 MAX_REQUEST_BYTES = 1_000_000
 REALM = "Customer Intelligence"
-SECURITY_HEADERS: dict[str, str] = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "SAMEORIGIN",
-    "Referrer-Policy": "same-origin",
-}
+#: Where Dash serves its components' JavaScript from the installed packages.
+COMPONENT_SUITES = "/_dash-component-suites/"
 _MARK = "custintel_security"
 
 
@@ -57,12 +63,26 @@ def basic_auth_header(auth: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, password) of a ``Basic`` ``Authorization`` header, or None when it is anything else: another
+    scheme, text that is not base64 (any byte a client sends, non-ASCII included), or no ':' inside."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
 def _matches(given: str | None, expected: str) -> bool:
     return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
 
 
 def install_security(server: Flask, settings: Settings, *, max_request_bytes: int = MAX_REQUEST_BYTES) -> None:
-    """Add basic auth (when ``settings.auth`` is set), security headers and a body-size limit to ``server``.
+    """Add basic auth (when ``settings.auth`` is set), security headers and body limits to ``server``.
 
     Calling it twice does nothing the second time. ``/health`` stays public.
     """
@@ -84,14 +104,21 @@ def install_security(server: Flask, settings: Settings, *, max_request_bytes: in
         def require_basic_auth() -> Response | None:
             if request.path in PUBLIC_PATHS:
                 return None
-            given = request.authorization
+            given = basic_credentials(request.headers.get("Authorization"))
             # Compare both parts every time, so the answer takes as long for a wrong user as a wrong password.
-            ok_user = _matches(given.username if given else None, user)
-            ok_password = _matches(given.password if given else None, password)
-            if given is not None and given.type == "basic" and ok_user and ok_password:
+            ok_user = _matches(given[0] if given else None, user)
+            ok_password = _matches(given[1] if given else None, password)
+            if given is not None and ok_user and ok_password:
                 return None
             return Response("Authentication required.\n", 401,
                             {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
+
+    @server.before_request
+    def refuse_deep_json() -> Response | None:  # measured on the raw bytes: parsing it is what would fail
+        if request.is_json and json_too_deep(request.get_data(cache=True)):
+            return Response(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.\n", 400,
+                            {"Content-Type": "text/plain"})
+        return None
 
     @server.before_request
     def guard_callback_requests() -> Response | None:
@@ -103,11 +130,30 @@ def install_security(server: Flask, settings: Settings, *, max_request_bytes: in
         server.logger.warning("refused a callback request: %s", problem)
         return Response(f"Invalid callback request: {problem}.\n", 400, {"Content-Type": "text/plain"})
 
+    @server.errorhandler(DependencyException)
+    def unknown_component_file(error: DependencyException) -> Response:
+        if COMPONENT_SUITES not in request.path:
+            raise error  # raised elsewhere, it is a real fault: a 500 with its traceback in the log
+        return Response("Not found.\n", 404, {"Content-Type": "text/plain"})
+
     @server.after_request
     def add_security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        dash_app = _dash_app()
+        scripts = dash_script_hashes(dash_app if getattr(dash_app, "server", None) is server else None)
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(scripts))
         return response
+
+
+def _dash_app() -> Any | None:
+    """The Dash app of this process, or None (a plain Flask server, as in some tests)."""
+    import dash
+
+    try:
+        return dash.get_app()
+    except Exception:  # dash.get_app raises when no Dash app was built in this process
+        return None
 
 
 # ----- callback request guard ---------------------------------------------------------------------------
@@ -252,12 +298,7 @@ def callback_request_problem(body: Any, dash_app: Any = None) -> str | None:
     if not isinstance(output, str):
         return "no output"
     if dash_app is None:
-        import dash
-
-        try:
-            dash_app = dash.get_app()
-        except Exception:  # no Dash app in this process: only the envelope can be checked
-            dash_app = None
+        dash_app = _dash_app()  # None: no Dash app in this process, only the envelope can be checked
     spec = getattr(dash_app, "callback_map", {}).get(output) if dash_app is not None else None
     if dash_app is not None and spec is None:
         return "unknown callback"
@@ -303,5 +344,6 @@ def callback_request_problem(body: Any, dash_app: Any = None) -> str | None:
     return None
 
 
-__all__ = ["ID_RULES", "MAX_REQUEST_BYTES", "PUBLIC_PATHS", "VALUE_RULES", "basic_auth_header",
-           "callback_request_problem", "install_security", "parse_credentials"]
+__all__ = ["COMPONENT_SUITES", "ID_RULES", "MAX_REQUEST_BYTES", "PUBLIC_PATHS", "SECURITY_HEADERS", "VALUE_RULES",
+           "basic_auth_header", "basic_credentials", "callback_request_problem", "install_security",
+           "parse_credentials"]
