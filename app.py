@@ -16,11 +16,13 @@ import xstatic.pkg.bootstrap as xstatic_bootstrap
 from dash import Input, Output, State, dcc, html
 from flask import abort, jsonify, send_from_directory
 
+from components.data_status import on_callback_error
 from components.filter_bar import NAV_LINK, NOTICES, filter_bar, print_header
 from components.state import NAV_ID, QUERY_STORE, URL_ID
-from metrics.engine import DataNotFoundError, get_engine, table_location
+from metrics.engine import DataNotFoundError, data_problem, get_engine, table_location
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
+from service.generations import install_generation_pin
 from service.responses import install_response_cache
 from service.security import install_security
 
@@ -54,15 +56,21 @@ app = dash.Dash(
     external_stylesheets=[BOOTSTRAP_URL],
     serve_locally=True,
     suppress_callback_exceptions=False,
+    on_error=on_callback_error,  # data errors become a banner above the page, not a 500
     meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
 )
 server = app.server
 install_security(server, SETTINGS)  # basic auth if CUSTINTEL_AUTH is set; /health stays public
+install_generation_pin(server)  # each request reads one generation of the data, even during an import
 
 
-def _data_generation() -> tuple[int, float, int]:
-    """What a rendered response depends on besides its request: the engine (the data) and its cache."""
-    eng = get_engine()
+def _data_generation() -> tuple[int, float, int] | None:
+    """What a rendered response depends on besides its request: the engine (the data) and its cache;
+    None (nothing is kept) when no data can be served."""
+    try:
+        eng = get_engine()
+    except Exception:
+        return None
     return id(eng), eng.loaded_at, eng.cache.clears
 
 
@@ -87,15 +95,20 @@ def data_pages() -> list[str]:
 
 @server.route("/health")
 def health():
-    """Liveness and data check: JSON with ``status: ok``, the data range and the data pages."""
+    """Liveness and data check: ``status: ok`` with the data range, or 503 naming the data that failed."""
+    problem = data_problem()
     try:
         engine = get_engine()
         lo, hi = engine.date_bounds()
-        return jsonify(status="ok", backend=engine.backend_name, data_from=lo.isoformat(),
-                       data_to=hi.isoformat(), cache=engine.cache.stats(), pages=data_pages(),
-                       uptime_s=round(time.time() - STARTED, 1))
     except Exception as exc:  # the endpoint must answer, not crash
-        return jsonify(status="error", error=f"{type(exc).__name__}: {exc}"[:300]), 503
+        return jsonify(status="error", table=getattr(exc, "table", None),
+                       error=f"{type(exc).__name__}: {exc}".splitlines()[0][:400]), 503
+    if problem is not None:  # new data failed to open: the previous generation is still being served
+        loaded = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(engine.loaded_at))
+        return jsonify(status="error", table=problem.table, error=problem.message,
+                       serving=f"the data loaded at {loaded}", data_from=lo.isoformat(), data_to=hi.isoformat()), 503
+    return jsonify(status="ok", backend=engine.backend_name, data_from=lo.isoformat(), data_to=hi.isoformat(),
+                   generation=engine.generation, pages=data_pages(), uptime_s=round(time.time() - STARTED, 1))
 
 
 NAV_TOGGLER, NAV_COLLAPSE, PRINT_BUTTON = "navbar-toggler", "navbar-collapse", "print-button"

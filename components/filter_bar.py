@@ -21,13 +21,16 @@ callback (that would be a circular dependency).
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
+from components.data_status import NOTICES, data_notice
 from components.state import QUERY_STORE, URL_ID, UrlState, engine, link_query, parse_query, query_from_controls
+from metrics.engine import is_data_error
 from metrics.filters import PRIME_CHOICES, Filters
 from metrics.periods import CUSTOM, CUSTOM_LABEL, Period, find_period, matching_period, period_presets
 from metrics.segments.labels import SCHEME_LABELS, SCHEME_TITLES
@@ -36,7 +39,7 @@ from metrics.selection import default_filters
 DATES, PRIME, COUNTRIES, SCHEME, SEGMENT = ("filter-dates", "filter-prime", "filter-countries", "filter-scheme",
                                             "filter-segment")
 PERIOD = "filter-period"
-RESET, NOTICES, SEGMENT_BOX = "filter-reset", "filter-notices", "filter-segment-box"
+RESET, SEGMENT_BOX = "filter-reset", "filter-segment-box"
 #: the filter state in words (printed above every page and drawn on chart images) and as a file-name stem
 FILTER_LINE, FILTER_STEM = "filter-line", "filter-stem"
 #: on a phone the bar folds behind one button that shows the filter state
@@ -47,11 +50,17 @@ NAV_LINK = "nav-link"
 def filter_bar() -> html.Div:
     """The controls (their values are set by the sync callback from the URL); on a phone they fold behind
     one button showing the filter state."""
-    eng = engine()
-    lo, hi = eng.date_bounds()
-    countries = eng.countries()
+    try:
+        eng = engine()
+        lo, hi = eng.date_bounds()
+        countries = eng.countries()
+        default = default_filters(eng)
+    except Exception as exc:  # no readable data: the shell still renders and the pages show the error
+        if not is_data_error(exc):
+            raise
+        lo = hi = date.today()
+        countries, default = [], Filters(lo, hi)
     presets = period_presets(lo, hi)
-    default = default_filters(eng)
     card = dbc.Card(dbc.CardBody(dbc.Row([
         dbc.Col([
             dbc.Label("Date range", html_for=DATES, className="small fw-semibold mb-1"),
@@ -119,7 +128,7 @@ def _period_shown(presets: list[Period], filters: Filters, current: Any) -> str:
 
 def _notices(state: UrlState) -> Any:
     if not state.notices:
-        return None
+        return data_notice()
     return dbc.Alert([html.Strong("Some link values were corrected: "), " ".join(state.notices)],
                      color="warning", dismissable=True, className="py-2 mb-2", id="filter-notice-alert")
 

@@ -30,7 +30,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
-from metrics.shared_cache import is_plain_data
+from metrics.shared_cache import Stored, is_plain_data
 
 if TYPE_CHECKING:
     from metrics.shared_cache import SharedStore
@@ -136,7 +136,7 @@ class ResultCache:
             if found:
                 return self._count_shared_hit(value)
             entry = self._count_miss(compute)
-            if not store.put(key, entry.value):
+            if store.put(key, entry.value) is Stored.NOT_PLAIN:  # a disk failure is retried later
                 with self._lock:
                     self._memory_only.add(key_kind(key))
             return entry

@@ -7,45 +7,36 @@ owns the per-filter result cache. Nothing here loads all orders into pandas.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import threading
 import time
 import uuid
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
 from metrics.cache import Entry, ResultCache
 from metrics.contract import ContractError, validate_tables
+from metrics.generation import (
+    DataFileError,
+    DataNotFoundError,
+    Snapshot,
+    folder_fingerprint,
+    is_data_error,
+    table_location,
+)
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
-from metrics.shared_cache import SharedStore, data_fingerprint, default_cache_dir
-
-
-class DataNotFoundError(FileNotFoundError):
-    """The data folder or one of its tables does not exist."""
-
-
-def table_location(data_dir: str, name: str) -> str:
-    """Parquet path (or glob) of a table: ``<dir>/<name>/*.parquet`` or ``<dir>/<name>.parquet``."""
-    if "://" in data_dir:  # object store: always the folder layout
-        return f"{data_dir.rstrip('/')}/{name}/*.parquet"
-    folder = Path(data_dir) / name
-    if folder.is_dir():
-        return str(folder / "*.parquet")
-    single = Path(data_dir) / f"{name}.parquet"
-    if single.is_file():
-        return str(single)
-    raise DataNotFoundError(
-        f"table {name} not found in {data_dir} (expected folder {folder} or file {single}); "
-        "generate data with `custintel generate` or import your own with `custintel import`"
-    )
+from metrics.shared_cache import SharedStore, default_cache_dir, store_name
 
 
 def connect_backend(settings: Settings) -> ibis.BaseBackend:
@@ -57,19 +48,13 @@ def connect_backend(settings: Settings) -> ibis.BaseBackend:
     return connect_spark(settings)
 
 
-def open_shared_store(settings: Settings, locations: dict[str, str]) -> SharedStore | None:
-    """The on-disk result cache for these data, or None when it is off or the data cannot be
-    fingerprinted (object stores). A folder that cannot be created only costs the sharing."""
-    if settings.cache_dir.lower() == "off":
+def open_shared_store(settings: Settings, generation: str | None) -> SharedStore | None:
+    """The on-disk result cache for this generation of the data, or None when it is off, the data cannot
+    be fingerprinted (object stores) or the folder is refused (see :class:`SharedStore`)."""
+    if settings.cache_dir.lower() == "off" or generation is None:
         return None
-    fingerprint = data_fingerprint(settings, locations)
-    if fingerprint is None:
-        return None
-    try:
-        return SharedStore(settings.cache_dir or default_cache_dir(), fingerprint,
-                           max_bytes=settings.cache_mb * 1024 * 1024)
-    except OSError:
-        return None
+    return SharedStore.open(settings.cache_dir or default_cache_dir(), store_name(settings.backend, generation),
+                            max_bytes=settings.cache_mb * 1024 * 1024)
 
 
 class Engine:
@@ -86,18 +71,29 @@ class Engine:
         self._lock = threading.RLock()
         self.con = connect_backend(self.settings)
         self.tables: dict[str, ir.Table] = {}
-        locations = {name: table_location(self.settings.data_dir, name) for name in TABLES}
-        for name, location in locations.items():
-            self.tables[name] = self.con.read_parquet(location, table_name=name)
+        # one generation of the data, read through open files: a swap of the folder never mixes in
+        self.snapshot = Snapshot.open(self.settings.data_dir, TABLES, hold=self.backend_name == "duckdb")
+        weakref.finalize(self, self.snapshot.close)
+        #: names the data this engine serves (None for object stores)
+        self.generation = self.snapshot.fingerprint
+        for name, files in self.snapshot.locations.items():
+            self.tables[name] = self.con.read_parquet(files if len(files) > 1 else files[0], table_name=name)
         self.loaded_at = time.time()
         # names of materialised tables and registered memtables whose last expression is gone: dropped
         # (under the query lock) before the next query, so memory follows the cache, not the uptime
         self._unused: deque[tuple[str, str]] = deque()
         self.cache = ResultCache(max_entries=self.settings.cache_size * 64,
-                                 store=open_shared_store(self.settings, locations),
+                                 store=open_shared_store(self.settings, self.generation),
                                  max_bytes=self.settings.memory_mb * 1024 * 1024)
         if validate:
-            validate_tables(self.tables, self.execute, today=today)
+            try:
+                validate_tables(self.tables, self.execute, today=today)
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a damaged file past its footer
+                raise DataFileError("data", self.settings.data_dir, self.snapshot.describe(str(exc))[:300]) from exc
+
+    def describe_error(self, exc: BaseException) -> str:
+        """One line for a data error, naming the files rather than the engine's descriptors."""
+        return self.snapshot.describe(f"{exc}").splitlines()[0][:400] if str(exc) else type(exc).__name__
 
     # ----- tables ---------------------------------------------------------------------------------
     @property
@@ -215,18 +211,153 @@ def _date_from_key(key: int) -> date:
     return date(key // 10000, key // 100 % 100, key % 100)
 
 
-_ENGINE: Engine | None = None
+#: How often (seconds) the data folder is compared with the engine's generation.
+CHECK_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """Data in the folder that could not be served: what failed, and for which generation of the folder."""
+
+    fingerprint: str | None
+    table: str | None
+    message: str
+    since: float
+    error: BaseException | None = None
+
+
+@dataclass
+class _Current:
+    engine: Engine | None = None
+    checked_at: float = 0.0
+    problem: DataProblem | None = None
+
+
+_CURRENT = _Current()
 _ENGINE_LOCK = threading.Lock()
+#: the engine a request started with: every query of one request reads one generation
+_PINNED: contextvars.ContextVar[Engine | None] = contextvars.ContextVar("custintel_engine", default=None)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
-    """The process-wide engine for the current settings (opened on first use)."""
-    global _ENGINE
+    """The process-wide engine for the current settings (opened on first use).
+
+    At most every :data:`CHECK_EVERY_S` the data folder is compared with the engine's generation; when an
+    import has swapped it, a new engine is opened and served from then on (requests under way keep theirs,
+    see :func:`pinned_engine`). New data that fails to open is recorded (:func:`data_problem`) and the
+    previous generation stays in service; with no previous one the error is raised, once per folder state.
+    """
+    pinned = _PINNED.get()
+    if pinned is not None and (settings is None or pinned.settings == settings):
+        return pinned
     with _ENGINE_LOCK:
         wanted = settings or load_settings()
-        if _ENGINE is None or _ENGINE.settings != wanted:
-            _ENGINE = Engine(wanted)
-        return _ENGINE
+        current = _CURRENT.engine
+        if current is not None and current.settings == wanted:
+            if time.monotonic() - _CURRENT.checked_at >= CHECK_EVERY_S:
+                _refresh(wanted, current)
+            return _CURRENT.engine or current
+        return _open_first(wanted)
 
 
-__all__ = ["ContractError", "DataNotFoundError", "Engine", "get_engine", "table_location"]
+def _open_first(settings: Settings) -> Engine:
+    problem = _CURRENT.problem
+    if problem is not None and problem.fingerprint is not None and \
+            _fingerprint_or_none(settings) == problem.fingerprint:
+        raise problem.error or DataNotFoundError(problem.message, table=problem.table)  # same folder: no retry
+    try:
+        engine = Engine(settings)
+    except Exception as exc:
+        if is_data_error(exc):
+            _CURRENT.problem = _problem(settings, exc)
+        raise
+    _CURRENT.engine, _CURRENT.checked_at, _CURRENT.problem = engine, time.monotonic(), None
+    return engine
+
+
+def _refresh(settings: Settings, current: Engine) -> None:
+    """Open the folder's new generation if it changed (caller holds the lock)."""
+    _CURRENT.checked_at = time.monotonic()
+    if current.generation is None:
+        return  # object-store data is not fingerprinted
+    try:
+        now = folder_fingerprint(settings.data_dir, TABLES)
+    except DataNotFoundError as exc:  # a table vanished: keep serving what is open
+        _CURRENT.problem = DataProblem(None, exc.table, str(exc), time.time())
+        return
+    if now == current.generation:
+        _CURRENT.problem = None
+        return
+    if _CURRENT.problem is not None and _CURRENT.problem.fingerprint == now:
+        return  # this folder state was tried and refused already
+    try:
+        fresh = Engine(settings)
+    except Exception as exc:
+        if not is_data_error(exc):
+            raise
+        _CURRENT.problem = _problem(settings, exc, now)
+        return
+    _CURRENT.engine, _CURRENT.problem = fresh, None
+
+
+def _fingerprint_or_none(settings: Settings) -> str | None:
+    try:
+        return folder_fingerprint(settings.data_dir, TABLES)
+    except DataNotFoundError:
+        return None
+
+
+def _problem(settings: Settings, exc: BaseException, fingerprint: str | None = None) -> DataProblem:
+    text = str(exc).splitlines()[0][:400] if str(exc) else type(exc).__name__
+    return DataProblem(fingerprint or _fingerprint_or_none(settings), getattr(exc, "table", None), text, time.time(),
+                       exc)
+
+
+def describe_data_error(exc: BaseException) -> str:
+    """One line for a data error, naming files rather than the engine's open descriptors."""
+    engine = _PINNED.get() or _CURRENT.engine
+    return engine.describe_error(exc) if engine is not None else (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
+def data_problem() -> DataProblem | None:
+    """The data that could not be opened (the engine in service, if any, holds the previous generation)."""
+    return _CURRENT.problem
+
+
+@contextlib.contextmanager
+def pinned_engine() -> Iterator[Engine | None]:
+    """Within the block every :func:`get_engine` returns the engine it started with (None, and nothing
+    pinned, when no engine can be opened): one request reads one generation of the data."""
+    try:
+        engine: Engine | None = get_engine()
+    except Exception as exc:
+        if not is_data_error(exc):
+            raise
+        engine = None
+    token = _PINNED.set(engine)
+    try:
+        yield engine
+    finally:
+        _PINNED.reset(token)
+
+
+def reset_engine() -> None:
+    """Forget the engine in service and any recorded problem (tests; a process that changes data dirs)."""
+    with _ENGINE_LOCK:
+        _CURRENT.engine, _CURRENT.checked_at, _CURRENT.problem = None, 0.0, None
+
+
+__all__ = [
+    "ContractError",
+    "DataFileError",
+    "DataNotFoundError",
+    "DataProblem",
+    "Engine",
+    "data_problem",
+    "describe_data_error",
+    "get_engine",
+    "is_data_error",
+    "pinned_engine",
+    "reset_engine",
+    "table_location",
+]

@@ -3,12 +3,21 @@
 Under gunicorn each worker is a separate process with its own in-memory cache, so without this tier a
 filter state computed by one worker is computed again by the next worker that gets a request for it,
 and every restart starts cold. Results that are plain data (frames, dicts, lists, numbers, fitted
-model parameters) are pickled into one folder per *fingerprint* — the data files (path, size,
-modification time), the backend and the source code of ``metrics/`` (subpackages included) — so new data
-or new code never read old results. Ibis expressions (materialised marts) are never stored: they only live in memory.
+model parameters) are stored in one folder per *generation* (:func:`store_name`: the data's fingerprint,
+the backend and the source code of ``metrics/``, subpackages included), so new data or new code never read
+old results. Ibis expressions (materialised marts) are never stored: they only live in memory.
 
-A per-key file lock makes concurrent workers compute a result once: the second one waits for the
-first and then reads its file. The folder is capped in size; the least recently used files go first.
+The cache never runs code from a file it did not write:
+
+- the folder (and its root) must be owned by the server's user with no group or other write access, else it
+  is refused with a logged warning and the server runs without sharing;
+- every file is signed with an HMAC keyed by a secret that only that user can read (``<root>/.key``, mode
+  0600); a file whose signature does not match is deleted unread, so a planted pickle is never loaded.
+
+A per-key file lock makes concurrent workers compute a result once: the second one waits for the first and
+then reads its file; the lock file is removed when the result is stored. The folder is capped in size; the
+least recently used files go first. A full disk pauses writing for a while, a deleted folder is created
+again, and left-over temporary and lock files are pruned: sharing recovers without a restart.
 """
 
 from __future__ import annotations
@@ -17,35 +26,103 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import hmac
+import logging
 import os
 import pickle
+import secrets
+import stat
 import tempfile
 import time
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass
 from datetime import date, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from metrics.settings import Settings
-
+LOG = logging.getLogger("custintel.cache")
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: How long a worker waits for another one computing the same result before computing it itself.
 LOCK_WAIT_S = 300.0
 #: Checks of the folder size happen every this many writes (a scan of the folder is not free).
 PRUNE_EVERY = 32
+#: After a failed write (disk full, read-only), writing pauses this long; reading goes on.
+WRITE_PAUSE_S = 30.0
+#: Temporary and lock files older than this are left-overs of a killed process.
+STALE_S = 2 * LOCK_WAIT_S
+#: First bytes of every result file: format name and version.
+MAGIC = b"CIRES1"
+_SIGNATURE_BYTES = hashlib.sha256().digest_size
 
 _PLAIN = (str, int, float, bool, complex, bytes, date, datetime, type(None), np.generic, np.ndarray,
           pd.DataFrame, pd.Series, pd.Index, pd.Timestamp, pd.Timedelta)
 
 
+class CacheFolderRefused(OSError):
+    """The cache folder is not private to the server's user (owner, permissions or a symlink)."""
+
+
+class Stored(Enum):
+    """What :meth:`SharedStore.put` did."""
+
+    STORED = "stored"
+    NOT_PLAIN = "not plain data"  # never worth trying again for this kind of result
+    FAILED = "failed"  # the disk refused (full, read-only, deleted): try again later
+
+
 def default_cache_dir() -> str:
-    """``<system temp folder>/custintel-cache-<user id>``: private to the user running the server."""
-    return str(Path(tempfile.gettempdir()) / f"custintel-cache-{os.getuid()}")
+    """``$XDG_CACHE_HOME/custintel`` (``~/.cache/custintel``): inside the user's home, where no other user
+    can create it first. Without a writable home: ``<temp>/custintel-cache-<uid>`` (checked like any other)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    with contextlib.suppress(OSError):
+        Path(base).mkdir(parents=True, exist_ok=True, mode=0o700)
+        if os.access(base, os.W_OK):
+            return str(Path(base) / "custintel")
+    return str(Path(tempfile.gettempdir()) / f"custintel-cache-{os.geteuid()}")
+
+
+def private_folder(path: Path) -> Path:
+    """Create ``path`` (mode 0700) or check the existing one: a real folder owned by this user with no
+    group/other write access. Raises :class:`CacheFolderRefused` otherwise."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode):
+        raise CacheFolderRefused(f"cache folder {path} is not a folder (a symlink or a file)")
+    if info.st_uid != os.geteuid():
+        raise CacheFolderRefused(f"cache folder {path} belongs to user id {info.st_uid}, not to this server's "
+                                 f"user ({os.geteuid()})")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise CacheFolderRefused(f"cache folder {path} is writable by other users (mode "
+                                 f"{stat.S_IMODE(info.st_mode):o})")
+    return path
+
+
+def _secret(root: Path) -> bytes:
+    """The signing key in ``<root>/.key``: created once (0600) and readable by this user alone."""
+    path = root / ".key"
+    if not path.exists():
+        tmp = root / f".key-{os.getpid()}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)  # another process may have won the race: its key is the key
+        tmp.unlink(missing_ok=True)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if info.st_uid != os.geteuid() or info.st_mode & 0o077 or not stat.S_ISREG(info.st_mode):
+            raise CacheFolderRefused(f"cache key {path} is not a private file of this server's user")
+        key = handle.read()
+    if len(key) < 32:
+        raise CacheFolderRefused(f"cache key {path} is damaged")
+    return key
 
 
 def is_plain_data(value: Any, depth: int = 0) -> bool:
@@ -74,35 +151,42 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
-def data_fingerprint(settings: Settings, table_paths: dict[str, str]) -> str | None:
-    """Identity of the data an engine reads: backend plus, per table, every Parquet file's path, size and
-    modification time. ``None`` for object-store data, whose files cannot be listed cheaply here."""
-    digest = hashlib.sha256(f"{settings.backend}|{code_version()}".encode())
-    for name in sorted(table_paths):
-        location = table_paths[name]
-        if "://" in location:
-            return None
-        folder = Path(location).parent if "*" in location else None
-        files = sorted(folder.glob("*.parquet")) if folder is not None else [Path(location)]
-        for path in files:
-            stat = path.stat()
-            digest.update(f"{name}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
+def store_name(backend: str, generation: str) -> str:
+    """The folder name of one generation's results: the data's fingerprint (see :mod:`metrics.generation`),
+    the backend and the analytics code."""
+    return hashlib.sha256(f"{backend}|{code_version()}|{generation}".encode()).hexdigest()[:24]
 
 
 class SharedStore:
-    """Pickled results in ``<root>/<fingerprint>/``; safe for many processes and threads."""
+    """Signed results in ``<root>/<name>/``; safe for many processes and threads (see the module docstring)."""
 
-    def __init__(self, root: str | os.PathLike[str], fingerprint: str, max_bytes: int) -> None:
+    def __init__(self, root: str | os.PathLike[str], name: str, max_bytes: int) -> None:
         self.root = Path(root)
-        self.folder = self.root / fingerprint
+        self.folder = self.root / name
         self.max_bytes = max_bytes
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.root, 0o700)  # results are business data: the server's user only
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.root)
+        self._key = _secret(self.root)
+        private_folder(self.folder)
         self._writes = 0
+        self._paused_until = 0.0
         self.reads = 0
         self.writes = 0
-        self._prune_other_fingerprints()
+        self.failed_writes = 0
+        self.rejected = 0
+        self._prune_other_generations()
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], name: str, max_bytes: int) -> SharedStore | None:
+        """The store, or None (logged) when its folder is refused or cannot be created: the server then
+        runs without sharing, never on a folder another user could write."""
+        try:
+            return cls(root, name, max_bytes)
+        except CacheFolderRefused as exc:
+            LOG.warning("shared result cache off: %s; set CUSTINTEL_CACHE_DIR to a folder of your own", exc)
+        except OSError as exc:
+            LOG.warning("shared result cache off: %s", exc)
+        return None
 
     # ----- keys -----------------------------------------------------------------------------------
     @staticmethod
@@ -113,16 +197,30 @@ class SharedStore:
     def _path(self, key: Hashable) -> Path:
         return self.folder / f"{self.key_name(key)}.pkl"
 
+    def _sign(self, name: str, payload: bytes) -> bytes:
+        # the file name is signed too, so a valid file copied under another key's name is refused
+        return hmac.new(self._key, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
     # ----- reading and writing --------------------------------------------------------------------
     def get(self, key: Hashable) -> tuple[bool, Any]:
-        """``(True, value)`` when the key is stored, else ``(False, None)``. Unreadable files are dropped."""
+        """``(True, value)`` when the key is stored, else ``(False, None)``. A file that is damaged or not
+        signed with this store's key is deleted without being unpickled."""
         path = self._path(key)
         try:
-            with open(path, "rb") as handle:
-                value = pickle.load(handle)  # our own files, in a folder only the server's user can write
-        except FileNotFoundError:
+            blob = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
             return False, None
-        except Exception:  # a damaged or foreign file: forget it and compute again
+        except OSError:
+            return False, None
+        head = len(MAGIC) + _SIGNATURE_BYTES
+        signature, payload = blob[len(MAGIC):head], blob[head:]
+        if not blob.startswith(MAGIC) or not hmac.compare_digest(signature, self._sign(path.name, payload)):
+            self.rejected += 1
+            path.unlink(missing_ok=True)
+            return False, None
+        try:
+            value = pickle.loads(payload)
+        except Exception:
             path.unlink(missing_ok=True)
             return False, None
         with contextlib.suppress(OSError):
@@ -130,27 +228,60 @@ class SharedStore:
         self.reads += 1
         return True, value
 
-    def put(self, key: Hashable, value: Any) -> bool:
-        """Store a plain-data value atomically (write a temporary file, then rename). False if skipped."""
+    def put(self, key: Hashable, value: Any) -> Stored:
+        """Store a plain-data value atomically (a temporary file, then a rename)."""
         if not is_plain_data(value):
-            return False
+            return Stored.NOT_PLAIN
+        if time.monotonic() < self._paused_until:
+            return Stored.FAILED
         path = self._path(key)
-        try:
-            with tempfile.NamedTemporaryFile(dir=self.folder, prefix=".tmp-", delete=False) as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                tmp = handle.name
-            os.replace(tmp, path)
-        except OSError:  # a full or read-only disk must not break the page: the memory cache still works
-            return False
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = MAGIC + self._sign(path.name, payload) + payload
+        for attempt in (1, 2):
+            try:
+                self._write(path, blob)
+                break
+            except FileNotFoundError:  # the folder was deleted: create it again, once
+                if attempt == 2 or not self._recreate():
+                    return self._failed()
+            except OSError:  # full or read-only disk: the memory cache still works; try again later
+                return self._failed()
         self.writes += 1
         self._writes += 1
         if self._writes % PRUNE_EVERY == 0:
             self.prune()
-        return True
+        return Stored.STORED
+
+    def _write(self, path: Path, blob: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # never leave a half-written file behind
+            raise
+
+    def _failed(self) -> Stored:
+        self.failed_writes += 1
+        self._paused_until = time.monotonic() + WRITE_PAUSE_S
+        return Stored.FAILED
+
+    def _recreate(self) -> bool:
+        try:
+            private_folder(self.root)
+            private_folder(self.folder)
+            return True
+        except OSError as exc:
+            LOG.warning("shared result cache: cannot create %s again: %s", self.folder, exc)
+            return False
 
     @contextmanager
     def computing(self, key: Hashable) -> Iterator[None]:
-        """Hold the key's lock across processes while computing it (waits for another holder first)."""
+        """Hold the key's lock across processes while computing it (waits for another holder first).
+        The lock file goes once the block is done: the result is stored by then, so a process that opens
+        the path afresh finds the result before it needs the lock."""
         lock_path = self.folder / f"{self.key_name(key)}.lock"
         try:
             handle = open(lock_path, "a+b")  # noqa: SIM115 - held open across the yield below
@@ -174,6 +305,8 @@ class SharedStore:
             yield
         finally:
             if locked:
+                with contextlib.suppress(OSError):
+                    lock_path.unlink()
                 fcntl.flock(handle, fcntl.LOCK_UN)
             handle.close()
 
@@ -182,14 +315,24 @@ class SharedStore:
         return sum(p.stat().st_size for p in self.folder.glob("*.pkl"))
 
     def prune(self) -> int:
-        """Delete least recently used results until the folder fits ``max_bytes``; returns files deleted."""
+        """Delete least recently used results until the folder fits ``max_bytes``, and temporary and lock
+        files left by killed processes; returns the results deleted."""
         entries = []
-        for path in self.folder.glob("*.pkl"):
+        now = time.time()
+        try:
+            paths = list(self.folder.iterdir())
+        except OSError:
+            return 0
+        for path in paths:
             try:
-                stat = path.stat()
+                info = path.stat()
             except FileNotFoundError:
                 continue
-            entries.append((stat.st_mtime, stat.st_size, path))
+            if path.name.startswith(".tmp-") or path.suffix == ".lock":
+                if now - info.st_mtime > STALE_S:
+                    path.unlink(missing_ok=True)
+            elif path.suffix == ".pkl":
+                entries.append((info.st_mtime, info.st_size, path))
         total = sum(size for _, size, _ in entries)
         deleted = 0
         for _, size, path in sorted(entries, key=lambda e: e[0]):
@@ -200,12 +343,12 @@ class SharedStore:
             deleted += 1
         return deleted
 
-    def _prune_other_fingerprints(self, older_than_s: float = 86_400.0) -> None:
+    def _prune_other_generations(self, older_than_s: float = 86_400.0) -> None:
         """Drop folders of other data or code versions not used for a day (they can never be read again
         unless the very same files come back)."""
         now = time.time()
         for folder in self.root.iterdir():
-            if folder == self.folder or not folder.is_dir():
+            if folder == self.folder or not folder.is_dir() or folder.is_symlink():
                 continue
             try:
                 if now - folder.stat().st_mtime < older_than_s:

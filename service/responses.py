@@ -67,9 +67,10 @@ class ResponseCache:
             return self._bytes
 
 
-def install_response_cache(server: Flask, generation: Callable[[], Hashable], max_bytes: int) -> ResponseCache:
+def install_response_cache(server: Flask, generation: Callable[[], Hashable | None], max_bytes: int) -> ResponseCache:
     """Serve repeated callback requests from a :class:`ResponseCache` of ``max_bytes`` (0 turns it off).
-    ``generation()`` names the data in use; install after authentication, which must run first."""
+    ``generation()`` names the data in use (None: none, keep nothing); install after authentication,
+    which must run first."""
     existing = server.extensions.get(_MARK)
     if existing is not None:
         return existing  # type: ignore[no-any-return]
@@ -80,7 +81,10 @@ def install_response_cache(server: Flask, generation: Callable[[], Hashable], ma
     def answer_from_cache() -> Response | None:
         if max_bytes <= 0 or request.method != "POST" or not request.path.endswith("/_dash-update-component"):
             return None
-        key = (generation(), request.path, hashlib.sha256(request.get_data(cache=True)).hexdigest())
+        current = generation()
+        if current is None:  # no data in service: answer afresh every time
+            return None
+        key = (current, request.path, hashlib.sha256(request.get_data(cache=True)).hexdigest())
         body = cache.get(key)
         if body is not None:
             return Response(body, 200, mimetype="application/json")

@@ -15,11 +15,13 @@ import pytest
 from metrics.cache import ResultCache
 from metrics.engine import Engine
 from metrics.filters import Filters
+from metrics.generation import folder_fingerprint
 from metrics.measures import kpis
 from metrics.models import choice, scores
+from metrics.schema import TABLES
 from metrics.segments import tables as segments
 from metrics.settings import Settings, load_settings
-from metrics.shared_cache import SharedStore, data_fingerprint, is_plain_data
+from metrics.shared_cache import SharedStore, is_plain_data, store_name
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = Filters(date(2024, 1, 1), date(2024, 12, 31), prime="Prime")
@@ -58,21 +60,18 @@ def test_fitted_models_are_shared_but_expressions_stay_in_memory(generated_dir, 
 
 
 def test_new_data_or_another_backend_never_reads_old_results(generated_dir, tmp_path):
-    locations = {"fact_orders": str(generated_dir / "fact_orders" / "*.parquet")}
-    duck = data_fingerprint(Settings(data_dir=str(generated_dir)), locations)
-    spark = data_fingerprint(Settings(data_dir=str(generated_dir), backend="spark"), locations)
-    assert duck is not None and spark is not None and duck != spark
+    generation = folder_fingerprint(str(generated_dir), TABLES)
+    assert generation is not None and store_name("duckdb", generation) != store_name("spark", generation)
 
     copy = tmp_path / "copy"
     copy.mkdir()
+    for name in TABLES:
+        (copy / f"{name}.parquet").write_bytes(next((generated_dir / name).glob("*.parquet")).read_bytes())
+    before = folder_fingerprint(str(copy), TABLES)
     target = copy / "fact_orders.parquet"
-    source = next((generated_dir / "fact_orders").glob("*.parquet"))
-    target.write_bytes(source.read_bytes())
-    before = data_fingerprint(Settings(data_dir=str(copy)), {"fact_orders": str(target)})
     os.utime(target, ns=(1, 1))  # the same bytes rewritten later count as new data
-    after = data_fingerprint(Settings(data_dir=str(copy)), {"fact_orders": str(target)})
-    assert before != after
-    assert data_fingerprint(Settings(), {"fact_orders": "s3://bucket/orders/*.parquet"}) is None
+    assert folder_fingerprint(str(copy), TABLES) != before
+    assert folder_fingerprint("s3://bucket/data", TABLES) is None
 
 
 def test_concurrent_processes_compute_a_result_once(tmp_path):
