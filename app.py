@@ -174,4 +174,7 @@ with server.test_client() as _client:
 
 
 if __name__ == "__main__":
+    from service.exposure import warn_if_exposed
+
+    warn_if_exposed([SETTINGS.host], SETTINGS.auth, "python app.py")
     app.run(host=SETTINGS.host, port=SETTINGS.port, debug=False)

@@ -423,9 +423,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     env = {"CUSTINTEL_DATA_DIR": settings.data_dir, "CUSTINTEL_BACKEND": settings.backend,
            "CUSTINTEL_HOST": settings.host, "CUSTINTEL_PORT": str(settings.port)}
     os.environ.update(env)
-    if not _is_loopback(settings.host) and not settings.auth:
-        print(f"{PROG} serve: warning: listening on {settings.host} without CUSTINTEL_AUTH: anyone who can "
-              "reach this port can read the data.", file=sys.stderr)
+    from service.exposure import warn_if_exposed  # the warning python app.py and gunicorn print too
+
+    warn_if_exposed([settings.host], settings.auth, f"{PROG} serve")
     if args.warm:
         start_background_warm(settings.data_dir, settings.backend)
     if args.gunicorn:

@@ -4,6 +4,7 @@ app (pages and every server-side callback through the Flask test client) must ne
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
 from datetime import date, timedelta
@@ -400,3 +401,110 @@ def test_an_empty_pathname_is_refused_not_a_server_error(client, callbacks):
     assert response.status_code == 400
     good = ["/" if spec["property"] == "pathname" else None for spec in router["inputs"]]
     assert post(client, payload(router, good, [None] * len(router["state"]))).status_code == 200
+
+
+# ----- hostile request shapes: deep JSON, tampered exports, credentials, component paths ------------------------
+
+HOSTILE_FUZZ = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=_APP_CHECKS)
+
+
+@st.composite
+def deep_json(draw) -> bytes:
+    """JSON nested past the limit: lists, objects or both, bare or as a callback input's value."""
+    from service.limits import MAX_JSON_DEPTH
+
+    depth = draw(st.one_of(st.integers(MAX_JSON_DEPTH + 1, 200), st.integers(1000, 10000)))
+    opens = draw(st.lists(st.sampled_from(['[', '{"k":']), min_size=1, max_size=4))
+    levels = [opens[i % len(opens)] for i in range(depth)]
+    leaf = draw(st.sampled_from(["1", '"x"', "null", ""]))
+    body = "".join(levels) + leaf + "".join("]" if level == "[" else "}" for level in reversed(levels))
+    if draw(st.booleans()):
+        body = '{"output": "url.search", "outputs": {"id": "url", "property": "search"}, "inputs": [' + body + "]}"
+    return body.encode()
+
+
+@HOSTILE_FUZZ
+@given(body=deep_json())
+def test_deep_json_is_always_a_client_error(client, body):
+    response = client.post("/_dash-update-component", data=body, content_type="application/json")
+    assert_no_server_error(response, body[:80])
+    assert response.status_code == 400
+
+
+def _export_callback(callbacks: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(c for c in callbacks if "table-download" in c["output"])
+
+
+@pytest.fixture(scope="module")
+def table_parameters(app_module) -> dict[str, list[str]]:
+    """Each registered table's parameter names (what a tampered export would try first)."""
+    import inspect
+
+    from components.tables import _TABLES
+
+    return {tid: list(inspect.signature(source.frame).parameters)[1:] for tid, source in _TABLES.items()}
+
+
+@HOSTILE_FUZZ
+@given(data=st.data())
+def test_export_callback_survives_tampered_parameters(client, callbacks, table_parameters, data):
+    """The export callback with a stored table state the browser could have tampered with: never a 500."""
+    table_id = data.draw(st.sampled_from(sorted(table_parameters)))
+    names = st.one_of(st.sampled_from(table_parameters[table_id] or ["x"]), st.text(max_size=12))
+    params = data.draw(st.one_of(HOSTILE, st.dictionaries(names, HOSTILE, max_size=3)))
+    query = data.draw(st.one_of(queries(), HOSTILE))
+    state = data.draw(st.one_of(st.just({"query": query, "params": params}), HOSTILE))
+    xlsx = data.draw(st.booleans())
+    body = payload(_export_callback(callbacks), [None, 1] if xlsx else [1, None], [state], table_id)
+    kind = "table-export-xlsx" if xlsx else "table-export"
+    body["changedPropIds"] = [json.dumps({"index": table_id, "type": kind}, separators=(",", ":")) + ".n_clicks"]
+    response = post(client, body)
+    assert_no_server_error(response, (table_id, state))
+    unknown = isinstance(params, dict) and set(params) - set(table_parameters[table_id])
+    if unknown and state == {"query": query, "params": params}:
+        assert response.status_code == 400  # a parameter the table's function does not take
+
+
+@pytest.fixture(scope="module")
+def guarded_client():
+    """A server with basic auth on (the app's auth check, on a bare Flask app)."""
+    from flask import Flask
+
+    from metrics.settings import Settings
+    from service.security import install_security
+
+    server = Flask("guarded")
+    server.add_url_rule("/", "home", lambda: "home")
+    install_security(server, Settings(auth="ann:sécret"))
+    return server.test_client()
+
+
+LATIN1 = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=60)  # any byte, as HTTP sends
+
+
+@HOSTILE_FUZZ
+@given(header=st.one_of(
+    LATIN1, LATIN1.map(lambda t: "Basic " + t),
+    st.binary(max_size=40).map(lambda b: "Basic " + base64.b64encode(b).decode()),
+    st.tuples(LATIN1, LATIN1).map(lambda up: "Basic " + base64.b64encode(f"{up[0]}:{up[1]}".encode()).decode()),
+))
+def test_any_authorization_header_is_answered_401_not_500(guarded_client, header):
+    response = guarded_client.get("/", headers={"Authorization": header})
+    assert_no_server_error(response, header)
+    assert response.status_code == 401
+
+
+SUITE_PARTS = st.one_of(st.sampled_from(["dash", "plotly", "dash_ag_grid", "os", "..", "%2e%2e", "%2f", ".", "%00",
+                                         "%ff", "%c0%ae", "deps", "package_data", "plotly.min.js", "x.v1_2_3m4.js",
+                                         "etc", "passwd", "app.py", "~", "%5c"]),
+                        st.text(st.characters(min_codepoint=33, max_codepoint=255, exclude_characters="?#"),
+                                max_size=12))
+
+
+@HOSTILE_FUZZ
+@given(parts=st.lists(SUITE_PARTS, min_size=1, max_size=6))
+def test_component_suite_paths_are_served_or_not_found(client, parts):
+    path = "/_dash-component-suites/" + quote("/".join(parts), safe="/%~")
+    response = client.get(path)
+    assert_no_server_error(response, path)
+    assert response.status_code in (200, 304, 308, 404), (path, response.status_code)

@@ -12,7 +12,8 @@ from tests.browser.test_dashboard import PAGES
 RECORD_VIOLATIONS = """
 window.cspViolations = [];
 document.addEventListener('securitypolicyviolation',
-    e => window.cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+    e => window.cspViolations.push(
+        `${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
 """
 
 
