@@ -11,10 +11,12 @@ How it works, in two passes so files larger than memory import in bounded memory
 
 1. *Parse and check each row* (streamed in chunks, with a progress bar): dates, numbers and yes/no
    flags in common formats are parsed; a row that cannot be used is **rejected** and one that can be
-   fixed is **repaired**, each counted by reason with a few sample rows. Clean rows go to a staging
-   Parquet folder.
+   fixed is **repaired**, each counted by reason with a few sample rows; guest lines (no customer id) are
+   **set aside** and cancellation lines (``C`` invoices) flagged, neither counting as bad rows. Clean rows
+   go to a staging Parquet folder.
 2. *Build the tables* with Ibis on an embedded DuckDB over the staging folder: lines with the same order
-   id become one order, duplicate and conflicting order ids are resolved, and the dimensions are derived
+   id become one order, duplicate and conflicting order ids are resolved, implausible amounts rejected,
+   cancellation lines netted against the customer's sales (:mod:`ingest.netting`), and the dimensions are derived
    (``dim_date`` over the data's range, ``dim_product`` from product/category or one "Unknown product",
    ``dim_customer`` from the customer file and/or the orders, an empty ``fact_engagement``).
 
@@ -33,14 +35,16 @@ Where things are:
 - :mod:`ingest.parsing`: numbers, dates, yes/no flags and the stable integer ids
 - :mod:`ingest.cleaning`: pass 1, the per-row checks and repairs into the staging folder
 - :mod:`ingest.build`: pass 2, the tables built with Ibis on DuckDB and written as Parquet
+- :mod:`ingest.netting`: cancellation lines netted against the customer's sales (no contract change)
+- :mod:`ingest.hints`: messages that name the fix (file type, delimiter, decimal mark, disk full, permissions)
 - :mod:`ingest.report`: the report (counts by reason, samples, JSON and Markdown)
-- :mod:`ingest.job`: :func:`import_data`, the lock and the atomic swap of the data folder
+- :mod:`ingest.job`: :func:`import_data`, the lock and the atomic swap of the data folder, :func:`clean_leftovers`
 """
 
 from __future__ import annotations
 
-from ingest.fields import CUSTOMER_FIELDS, DEFAULTS, ORDER_FIELDS, REJECT_REASONS, REPAIR_REASONS
-from ingest.job import atomic_output, import_data, replace_folder
+from ingest.fields import CUSTOMER_FIELDS, DEFAULTS, ORDER_FIELDS, REJECT_REASONS, REPAIR_REASONS, SET_ASIDE_REASONS
+from ingest.job import atomic_output, clean_leftovers, import_data, replace_folder
 from ingest.options import ImportOptions, ImportRefused, IngestError
 from ingest.parsing import HASHED_ID_BASE, DateParser, parse_flags, parse_numbers, surrogate_ids
 from ingest.reading import load_mapping_file, parse_map_args, resolve_mapping
@@ -53,12 +57,14 @@ __all__ = [
     "ORDER_FIELDS",
     "REJECT_REASONS",
     "REPAIR_REASONS",
+    "SET_ASIDE_REASONS",
     "DateParser",
     "ImportOptions",
     "ImportRefused",
     "ImportReport",
     "IngestError",
     "atomic_output",
+    "clean_leftovers",
     "import_data",
     "load_mapping_file",
     "parse_flags",

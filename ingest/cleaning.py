@@ -4,6 +4,7 @@ staging Parquet folder for pass 2 (:mod:`ingest.build`)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.options import ImportOptions
-from ingest.parsing import DateParser, _numeric_key_text, _text, parse_flags, parse_numbers, surrogate_ids
+from ingest.parsing import DateParser, _numeric_key_text, _text, key_text, parse_flags, parse_numbers, surrogate_ids
 from ingest.reading import _Source
 from ingest.report import SAMPLES_PER_REASON, FileTally
 
@@ -46,6 +47,7 @@ LINES_SCHEMA = pa.schema(
         ("promo", pa.bool_()),
         ("channel", pa.string()),
         ("payment_method", pa.string()),
+        ("cancellation", pa.bool_()),  # a cancellation line, netted in pass 2 (amounts and quantity positive)
     ]
 )
 
@@ -128,11 +130,20 @@ class _Chunk:
         if mask.any():
             self.tally.repair(reason, int(mask.sum()), self._samples(mask, fields))
 
-    def text(self, name: str, limit: int = MAX_TEXT) -> pd.Series:
+    def put_aside(self, reason: str, mask: pd.Series, amount: pd.Series, fields: tuple[str, ...]) -> None:
+        """Take rows out of the orders without rejecting them (they do not count as bad rows)."""
+        mask = mask.fillna(False).astype(bool) & self.alive
+        if mask.any():
+            total = float(amount[mask].abs().sum())
+            self.tally.put_aside(reason, int(mask.sum()), total, self._samples(mask, fields))
+            self.alive &= ~mask
+
+    def text(self, name: str, limit: int = MAX_TEXT, *, key: bool = False) -> pd.Series:
+        """Text of a field (``key``: an id, read by :func:`key_text`), cut at ``limit`` characters."""
         values = self.col(name)
         if values is None:
             return pd.Series(None, index=self.frame.index, dtype="str")
-        s = _text(_numeric_key_text(values))
+        s = key_text(values) if key else _text(_numeric_key_text(values))
         long = s.str.len() > limit
         self.repair("text_truncated", long, (name,))
         return s.str.slice(0, limit)
@@ -147,18 +158,23 @@ class _Chunk:
         return out, present
 
 
+def cancellation_lines(
+    order_key: pd.Series, quantity: pd.Series, amount: pd.Series, options: ImportOptions
+) -> pd.Series:
+    """Which lines cancel earlier sales, by the rule of ``options.cancellations`` (see ImportOptions)."""
+    if options.cancellations == "prefix":
+        marked = order_key.str.match(re.escape(options.cancel_prefix) + r"\d")
+    elif options.cancellations == "negative":
+        marked = (quantity < 0) | (amount < 0)
+    else:
+        marked = pd.Series(False, index=order_key.index)
+    return marked.fillna(False).astype(bool)
+
+
 def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hints: Counter) -> pa.Table:
     today = options.today_date
-    customer_key = chunk.text("customer_id")
-    chunk.reject("missing_customer_id", customer_key.isna(), ("customer_id", "order_date", "amount"))
-
-    ts, bad_date = dates(chunk.col("order_date"))
-    if bad_date.any():
-        hints["other_date_order"] += dates.would_parse_other_order(chunk.col("order_date")[bad_date & chunk.alive])
-    chunk.reject("missing_date", ts.isna() & ~bad_date, ("customer_id", "order_date"))
-    chunk.reject("unparseable_date", bad_date, ("order_date",))
-    chunk.reject("date_too_old", ts < pd.Timestamp(options.min_date), ("order_date",))
-    chunk.reject("future_date", ts >= pd.Timestamp(today) + pd.Timedelta(days=1), ("order_date",))
+    customer_key = chunk.text("customer_id", key=True)
+    order_key = chunk.text("order_id", key=True)
 
     if "quantity" in chunk.mapping:
         quantity, bad_quantity = parse_numbers(chunk.col("quantity"), options.decimal)
@@ -176,10 +192,31 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
         bad_amount = bad_price | (bad_quantity & price.notna())
         kind = "gross"
         fields = ("unit_price", "quantity")
+    if bad_amount.any() and options.decimal == ".":
+        comma, _ = parse_numbers(chunk.col(fields[0])[bad_amount & chunk.alive], ",")
+        hints["comma_decimal"] += int(comma.notna().sum())
+
+    # A line without a customer id is a guest purchase: left out, but not a bad row.
+    chunk.put_aside("guest_line", customer_key.isna(), amount.fillna(0.0), ("order_id", "customer_id", *fields))
+
+    ts, bad_date = dates(chunk.col("order_date"))
+    if bad_date.any():
+        hints["other_date_order"] += dates.would_parse_other_order(chunk.col("order_date")[bad_date & chunk.alive])
+    chunk.reject("missing_date", ts.isna() & ~bad_date, ("customer_id", "order_date"))
+    chunk.reject("unparseable_date", bad_date, ("order_date",))
+    chunk.reject("date_too_old", ts < pd.Timestamp(options.min_date), ("order_date",))
+    chunk.reject("future_date", ts >= pd.Timestamp(today) + pd.Timedelta(days=1), ("order_date",))
+
+    # Cancellation lines carry negative quantities or amounts: kept as positive amounts, flagged, and
+    # netted against the customer's sales in pass 2.
+    cancel = cancellation_lines(order_key, quantity, amount, options)
+    quantity = quantity.abs().where(cancel, quantity)
+    amount = amount.abs().where(cancel, amount)
     chunk.reject("bad_quantity", quantity <= 0, ("quantity",))  # before the amount: -1 x price is a return
     chunk.reject("missing_amount", amount.isna() & ~bad_amount, fields)
     chunk.reject("non_numeric_amount", bad_amount, fields)
     chunk.reject("negative_amount", amount < 0, fields)
+    chunk.reject("amount_above_cap", amount > options.max_amount, ("order_id", "customer_id", *fields))
 
     chunk.repair("quantity_unreadable", bad_quantity, ("quantity",))
     quantity = quantity.fillna(1.0)
@@ -189,9 +226,9 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
 
     if "discount" in chunk.mapping:
         discount, bad_discount = parse_numbers(chunk.col("discount"), options.decimal)
-        chunk.repair("discount_unreadable", bad_discount, ("discount",))
-        chunk.repair("discount_negative", discount < 0, ("discount",))
-        discount = discount.fillna(0.0).clip(lower=0.0)
+        chunk.repair("discount_unreadable", bad_discount & ~cancel, ("discount",))
+        chunk.repair("discount_negative", (discount < 0) & ~cancel, ("discount",))
+        discount = discount.fillna(0.0).clip(lower=0.0).where(~cancel, 0.0)
     else:
         discount = pd.Series(0.0, index=chunk.frame.index)
     amount = amount.fillna(0.0)
@@ -206,7 +243,6 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
     keep = chunk.alive
     rows = chunk.rows[keep]
     if "order_id" in chunk.mapping:
-        order_key = chunk.text("order_id")
         missing = order_key.isna()
         chunk.repair("missing_order_id", missing, ("order_id", "customer_id"))
         keys = order_key.where(~missing, "\x00row " + chunk.rows.astype("str"))[keep]
@@ -217,7 +253,7 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
         order_key_out = pd.Series(None, index=rows.index, dtype="str")
 
     product_name = chunk.text("product_name")
-    product = chunk.text("product").fillna(product_name)
+    product = chunk.text("product", key=True).fillna(product_name)
     product_name = product_name.fillna(product)
     category = chunk.text("category")
     product_keys = product.where(product.notna(), ("\x00category " + category).where(category.notna(), "\x00unknown"))
@@ -257,6 +293,7 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
             "promo": pa.array(promo[keep].to_numpy(dtype=bool), pa.bool_()),
             "channel": pa.array(chunk.text("channel")[keep], pa.string(), from_pandas=True),
             "payment_method": pa.array(chunk.text("payment_method")[keep], pa.string(), from_pandas=True),
+            "cancellation": pa.array(cancel[keep].to_numpy(dtype=bool), pa.bool_()),
         },
         schema=LINES_SCHEMA,
     )
@@ -264,7 +301,7 @@ def _clean_orders(chunk: _Chunk, options: ImportOptions, dates: DateParser, hint
 
 def _clean_customers(chunk: _Chunk, options: ImportOptions, dates: DateParser) -> pa.Table:
     today = options.today_date
-    key = chunk.text("customer_id")
+    key = chunk.text("customer_id", key=True)
     chunk.reject("missing_customer_id", key.isna(), ("customer_id", "name"))
     index = chunk.frame.index
 

@@ -147,7 +147,7 @@ DEFAULTS: dict[str, str] = {
     "category / subcategory / brand": "'Unknown'",
     "country / city": "'Unknown' (country: the customer's latest order's country if the orders have one)",
     "prime": "no (customer file first, else the customer's latest order)",
-    "returned / cancelled": "no",
+    "returned / cancelled": "no (cancellation invoices are recognised by their order id prefix, default 'C')",
     "channel / payment_method": "'Unknown'",
     "promo": "yes when the row has a discount",
     "name": "your original customer id",
@@ -172,9 +172,18 @@ REJECT_REASONS: dict[str, str] = {
     "non_numeric_amount": "non-numeric or non-finite amount",
     "negative_amount": "negative amount",
     "bad_quantity": "zero or negative quantity",
+    "amount_above_cap": "amount above the absolute cap (--max-amount)",
+    "amount_implausible": "order or cancellation amount above --max-amount-factor times the median order",
     "duplicate_order_id": "duplicate order id (the first row was kept)",
     "conflicting_order_customer": "order id used by several customers",
     "duplicate_customer_id": "duplicate customer id (the first row was kept)",
+}
+
+#: Rows that are neither rejected nor orders: reported with their count and amount, and not counted
+#: toward ``max_bad_share``.
+SET_ASIDE_REASONS: dict[str, str] = {
+    "guest_line": "line without a customer id (a guest purchase): left out of customer analytics",
+    "cancellation_line": "cancellation line: netted against the customer's sales, not an order",
 }
 
 REPAIR_REASONS: dict[str, str] = {

@@ -22,6 +22,7 @@ from pathlib import Path
 from ingest.build import _build
 from ingest.cleaning import _clean_customers, _clean_orders, _stage
 from ingest.fields import CUSTOMER_FIELDS, DEFAULTS, ORDER_FIELDS
+from ingest.hints import storage_problem, value_hints
 from ingest.options import ImportOptions, ImportRefused, IngestError
 from ingest.parsing import DateParser
 from ingest.reading import _read_chunks, resolve_mapping
@@ -93,19 +94,51 @@ def clean_stale_temporaries(target: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
+def _folder_lock(target: Path) -> Iterator[None]:
+    """An exclusive lock on the folder that holds ``target`` (no lock file is created, so none is left
+    behind); raises BlockingIOError when another process holds it."""
+    fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def clean_leftovers(target: str | Path) -> list[Path]:
+    """Remove what killed imports into ``target`` left behind (temporary folders of dead processes, lock
+    files of earlier versions); does nothing while an import into that folder is running. Every command
+    of the CLI calls it on its data folder first."""
+    target = Path(target).resolve()
+    if not target.parent.is_dir():
+        return []
+    try:
+        with _folder_lock(target):
+            removed = clean_stale_temporaries(target)
+            old_lock = target.parent / f".{target.name}.lock"
+            if old_lock.is_file():
+                old_lock.unlink()
+                removed.append(old_lock)
+            return removed
+    except BlockingIOError:
+        return []
+    except OSError:  # a read-only or vanished parent: nothing to clean that we could clean
+        return []
+
+
+@contextlib.contextmanager
 def atomic_output(target: str | Path) -> Iterator[Path]:
     """Yield a temporary sibling folder of ``target``; on success swap it into place, on error delete it.
 
-    Holds an exclusive lock so two imports/generations into the same folder cannot interleave.
+    Holds an exclusive lock on the parent folder so two imports/generations into it cannot interleave.
     """
     target = Path(target).resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = target.parent / f".{target.name}.lock"
-    with lock_path.open("w") as lock:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            stack.enter_context(_folder_lock(target))
         except BlockingIOError as exc:
-            raise IngestError(f"another import or generation into {target} is running") from exc
+            raise IngestError(f"another import or generation into {target.parent} is running") from exc
         clean_stale_temporaries(target)
         temp = target.parent / f".{target.name}.import-{os.getpid()}-{secrets.token_hex(4)}"
         temp.mkdir()
@@ -189,12 +222,11 @@ def import_data(
                     lambda chunk: _clean_customers(chunk, options, dates),
                 )
             report.defaults_used = _defaults_used(mapping, report.customers_file)
-            if hints["other_date_order"]:
-                flag = "without --dayfirst" if options.dayfirst else "with --dayfirst"
-                report.notes.append(f"{hints['other_date_order']:,} unreadable dates would be read {flag}.")
+            fixes = value_hints(hints, options)
+            report.notes.extend(fixes)
             _build(staging, temp, options, report, customers_path is not None)
             _finish_tables(temp)
-            _refuse_if_bad(report)
+            _refuse_if_bad(report, fixes)
             _check_contract(temp, options.today_date)
             report.status = "imported"
             report.message = f"Imported into {out}."
@@ -205,8 +237,12 @@ def import_data(
         report.status, report.message = "failed", str(exc)
         raise
     except Exception as exc:
-        report.status, report.message = "failed", f"{type(exc).__name__}: {exc}"
-        raise
+        problem = storage_problem(exc, out)
+        if problem is None:
+            report.status, report.message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        report.status, report.message = "failed", problem
+        raise IngestError(problem) from exc
     finally:
         report.seconds = time.perf_counter() - started
         with contextlib.suppress(OSError):
@@ -214,21 +250,25 @@ def import_data(
     return report
 
 
-def _refuse_if_bad(report: ImportReport) -> None:
+def _refuse_if_bad(report: ImportReport, fixes: list[str]) -> None:
     for tally in (report.orders_file, report.customers_file):
         if tally is None:
             continue
         if tally.rows_read == 0:
-            raise ImportRefused(f"{tally.path} has no data rows; nothing was imported.", report)
+            raise ImportRefused(f"{tally.path} has no data rows; nothing was written.", report)
         if tally.bad_share > report.max_bad_share:
             raise ImportRefused(
                 f"{tally.rows_rejected:,} of {tally.rows_read:,} rows of {tally.path} were rejected "
                 f"({tally.bad_share:.2%}), above the limit of {report.max_bad_share:.1%}; nothing was "
-                "imported and the previous data is unchanged. Fix the file or raise --max-bad-share.",
+                "written and the previous data is unchanged. Fix the file or raise --max-bad-share."
+                + "".join(f" Hint: {fix}" for fix in fixes),
                 report,
             )
     if not report.tables.get("fact_orders"):
-        raise ImportRefused("no valid orders are left after the checks; nothing was imported.", report)
+        raise ImportRefused(
+            "no valid orders are left after the checks; nothing was written." + "".join(f" Hint: {f}" for f in fixes),
+            report,
+        )
 
 
 def _defaults_used(mapping: Mapping[str, str], customers: FileTally | None) -> list[str]:

@@ -237,6 +237,15 @@ def surrogate_ids(keys: pd.Series) -> np.ndarray:
     return ids[codes]
 
 
+def key_text(values: pd.Series) -> pd.Series:
+    """Customer, order and product keys as text, the same for every file type: stripped, NULL_TOKENS
+    missing, and a whole number written with decimals (``12346.0``: a spreadsheet's float in a CSV, a
+    float column of a Parquet file) read as the number (``12346``), so it keeps its number in
+    :func:`surrogate_ids` whether it came as text, integer or float."""
+    s = _text(_numeric_key_text(values))
+    return s.str.replace(r"^([1-9]\d{0,14})\.0+$", r"\1", regex=True)
+
+
 def _numeric_key_text(values: pd.Series) -> pd.Series:
     """Keys as text; whole floats (1234.0 from a spreadsheet) become '1234'."""
     if pd.api.types.is_float_dtype(values):

@@ -20,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.fields import FieldSpec
+from ingest.hints import binary_file_problem, delimiter_hint
 from ingest.options import ImportOptions, IngestError
 from ingest.report import FileTally
 
@@ -111,7 +112,7 @@ def resolve_mapping(
         hints = "; ".join(f"{n} ({fields[n].description})" for n in missing)
         raise IngestError(
             f"{what} file lacks required column(s): {hints}. Its columns are: "
-            f"{', '.join(map(repr, columns))}. Map them with --map FIELD=COLUMN."
+            f"{', '.join(map(repr, columns))}. Map them with --map FIELD=COLUMN." + delimiter_hint(columns)
         )
     return mapping
 
@@ -159,6 +160,10 @@ def _sniff_csv(path: Path, options: ImportOptions) -> tuple[list[str], str]:
 
     compression = "gzip" if path.suffix.lower() == ".gz" else None
     try:
+        with path.open("rb") as fh:
+            problem = binary_file_problem(path, fh.read(4096), options.encoding)
+        if problem:
+            raise IngestError(problem)
         with pa.input_stream(str(path), compression=compression) as stream:
             head = stream.read(256 * 1024).decode(options.encoding, errors="replace")
     except (OSError, LookupError) as exc:

@@ -10,19 +10,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.fields import REJECT_REASONS, REPAIR_REASONS
+from ingest.fields import REJECT_REASONS, REPAIR_REASONS, SET_ASIDE_REASONS
 
 SAMPLES_PER_REASON = 5
 
 
 @dataclass
 class FileTally:
-    """Counts for one input file: rows read, rejected and repaired by reason, with sample rows."""
+    """Counts for one input file: rows read, rejected, repaired and set aside by reason, with sample rows.
+
+    Set-aside rows (guest lines, cancellation lines) are not rejected: they do not count toward
+    ``bad_share``; ``set_aside_amount`` holds their amounts by reason.
+    """
 
     path: str
     rows_read: int = 0
     rejected: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
+    set_aside: Counter = field(default_factory=Counter)
+    set_aside_amount: Counter = field(default_factory=Counter)
     samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     mapping: dict[str, str] = field(default_factory=dict)
 
@@ -42,6 +48,12 @@ class FileTally:
     def repair(self, reason: str, count: int, samples: list[dict[str, Any]] = ()) -> None:
         if count:
             self.repaired[reason] += count
+            self._sample(reason, samples)
+
+    def put_aside(self, reason: str, count: int, amount: float, samples: list[dict[str, Any]] = ()) -> None:
+        if count:
+            self.set_aside[reason] += count
+            self.set_aside_amount[reason] += amount
             self._sample(reason, samples)
 
     def _sample(self, reason: str, samples) -> None:
@@ -66,6 +78,15 @@ class FileTally:
                 k: {"rows": v, "reason": REPAIR_REASONS[k], "samples": self.samples.get(k, [])}
                 for k, v in sorted(self.repaired.items())
             },
+            "set_aside": {
+                k: {
+                    "rows": v,
+                    "amount": round(float(self.set_aside_amount[k]), 2),
+                    "reason": SET_ASIDE_REASONS[k],
+                    "samples": self.samples.get(k, []),
+                }
+                for k, v in sorted(self.set_aside.items())
+            },
         }
 
 
@@ -83,6 +104,7 @@ class ImportReport:
     date_range: tuple[str, str] | None = None
     defaults_used: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cancellations: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     report_paths: list[str] = field(default_factory=list)
 
@@ -101,6 +123,7 @@ class ImportReport:
             "customers_file": self.customers_file.to_dict() if self.customers_file else None,
             "tables": self.tables,
             "date_range": list(self.date_range) if self.date_range else None,
+            "cancellations": self.cancellations,
             "defaults_used": self.defaults_used,
             "notes": self.notes,
         }
@@ -117,8 +140,7 @@ class ImportReport:
         ]
         if self.date_range:
             lines.append(f"- order dates: {self.date_range[0]} to {self.date_range[1]}")
-        for name, rows in self.tables.items():
-            lines.append(f"- {name}: {rows:,} rows")
+        lines.append(self._tables_line("- "))
         for title, tally in (("Orders file", self.orders_file), ("Customer file", self.customers_file)):
             if tally is None:
                 continue
@@ -138,13 +160,17 @@ class ImportReport:
             for kind, counts, texts in (
                 ("Rejected", tally.rejected, REJECT_REASONS),
                 ("Repaired", tally.repaired, REPAIR_REASONS),
+                ("Set-aside", tally.set_aside, SET_ASIDE_REASONS),
             ):
                 if not counts:
                     continue
                 lines += [f"| {kind} rows | reason | examples |", "|---:|---|---|"]
                 for key, count in sorted(counts.items(), key=lambda kv: -kv[1]):
                     examples = "; ".join(_sample_text(s) for s in tally.samples.get(key, [])[:3])
-                    lines.append(f"| {count:,} | {texts[key]} | {examples.replace('|', '/')} |")
+                    text = texts[key]
+                    if kind == "Set-aside":
+                        text += f" (amount {tally.set_aside_amount[key]:,.2f})"
+                    lines.append(f"| {count:,} | {text} | {examples.replace('|', '/')} |")
                 lines.append("")
         if self.defaults_used:
             lines += ["## Defaults used for columns the files did not have", ""]
@@ -167,14 +193,23 @@ class ImportReport:
             parts.append(f"  rejected {count:,}: {REJECT_REASONS[key]}")
         for key, count in sorted(o.repaired.items(), key=lambda kv: -kv[1]):
             parts.append(f"  repaired {count:,}: {REPAIR_REASONS[key]}")
-        if self.tables:
-            parts.append("Wrote " + ", ".join(f"{k} {v:,}" for k, v in self.tables.items()) + ".")
+        for key, count in sorted(o.set_aside.items(), key=lambda kv: -kv[1]):
+            parts.append(
+                f"  set aside {count:,} (amount {o.set_aside_amount[key]:,.2f}, not bad rows): {SET_ASIDE_REASONS[key]}"
+            )
+        parts.append(self._tables_line())
         if self.message and not self.ok:
             parts.append(self.message)
         parts.extend(f"Note: {n}" for n in self.notes)
         if self.report_paths:
             parts.append("Report: " + ", ".join(self.report_paths))
         return "\n".join(parts)
+
+    def _tables_line(self, prefix: str = "") -> str:
+        """What was written, or that nothing was (a refused or failed import writes no table)."""
+        if not self.ok:
+            return prefix + f"Nothing written: the data folder {self.output} is unchanged."
+        return prefix + "Wrote " + ", ".join(f"{k} {v:,}" for k, v in self.tables.items()) + "."
 
     def write(self, base: Path) -> list[Path]:
         """Write ``<base>.json`` and ``<base>.md``; returns the paths."""

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from metrics.export import EXPORTS
@@ -130,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--customer-map", action="append", default=[], metavar="FIELD=COLUMN",
                    help="which column holds a field of the customer file (repeatable)")
     i.add_argument("--mapping", metavar="FILE", help="JSON or TOML file: {orders: {...}, customers: {...}, "
-                   "options: {dayfirst, decimal, delimiter, encoding, grain, amount_kind, max_bad_share}}")
+                   "options: {dayfirst, decimal, delimiter, ..., max_amount_factor}} (the flags' names)")
     i.add_argument("--dayfirst", action="store_true", default=None, help="read 01/02/2024 as 1 February")
     i.add_argument("--decimal", choices=(".", ","), default=None, help="decimal mark of amounts (default .)")
     i.add_argument("--delimiter", default=None, help="CSV delimiter (default: detected among , ; tab |)")
@@ -141,7 +142,17 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--amount-kind", choices=("net", "gross"), default=None,
                    help="net (default): amount is what was paid, after discount; gross: before discount")
     i.add_argument("--max-bad-share", type=_share_arg, default=None,
-                   help="refuse the import when more rows than this share are rejected (default 0.05 = 5%%)")
+                   help="refuse the import when more rows than this share are rejected (default 0.05 = 5%%); "
+                        "guest lines and cancellation lines are not rejected rows")
+    i.add_argument("--cancellations", choices=("prefix", "negative", "none"), default=None,
+                   help="how cancellation lines are recognised: prefix (default): the order id starts with "
+                        "--cancel-prefix and a digit (C536379); negative: a negative quantity or amount; "
+                        "none: such lines are bad rows. Cancellations are netted against the customer's sales")
+    i.add_argument("--cancel-prefix", default=None, help="order id prefix of cancellation invoices (default C)")
+    i.add_argument("--max-amount", type=float, default=None,
+                   help="reject rows whose amount is above this (default 1e9)")
+    i.add_argument("--max-amount-factor", type=float, default=None,
+                   help="reject orders and cancellations above this many times the median order (default 1000)")
     i.add_argument("--today", type=_date_arg, default=None, help=argparse.SUPPRESS)  # tests: fixed "today"
     i.add_argument("--report", help="report path without extension (default: <data-dir>-import-report)")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -163,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--list", action="store_true", help="list the tables and exit")
     data_dir_arg(e)
     e.add_argument("--backend", choices=BACKENDS, default=None, help="query engine (default duckdb)")
-    e.add_argument("--start", type=_date_arg, help="first day (default: first order date)")
+    e.add_argument("--start", type=_date_arg, help="first day (default: the start of the 12 months ending at "
+                   "--end, not before the first order date)")
     e.add_argument("--end", type=_date_arg, help="last day, the as-of date (default: last order date)")
     e.add_argument("--prime", choices=("All", "Prime", "Non-Prime"), help="Prime choice (default All)")
     e.add_argument("--country", action="append", default=[], help="country (repeatable; default all)")
@@ -246,6 +258,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: ImportOptions a mapping file's ``options`` may set, each also a ``custintel import`` flag.
+IMPORT_OPTIONS = ("dayfirst", "decimal", "delimiter", "encoding", "grain", "amount_kind", "max_bad_share",
+                  "cancellations", "cancel_prefix", "max_amount", "max_amount_factor")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     import ingest
 
@@ -261,11 +278,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         if customer_map and not args.customers_file:
             raise CliError("--customer-map needs --customers FILE", EXIT_USAGE)
         file_options = dict(mapping_file.get("options", {}))
-        unknown = sorted(set(file_options) - {"dayfirst", "decimal", "delimiter", "encoding", "grain",
-                                              "amount_kind", "max_bad_share"})
+        unknown = sorted(set(file_options) - set(IMPORT_OPTIONS))
         if unknown:
             raise CliError(f"unknown option(s) in {args.mapping}: {', '.join(unknown)}", EXIT_USAGE)
-        for name in ("dayfirst", "decimal", "delimiter", "encoding", "grain", "amount_kind", "max_bad_share"):
+        for name in IMPORT_OPTIONS:
             value = getattr(args, name)
             if value is not None:
                 file_options[name] = value
@@ -286,6 +302,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:400]
+
+
+def _unreadable_part(data_dir: str) -> str:
+    """The first Parquet file of a local data folder whose footer cannot be read, as "table: file ...: why"
+    ("" when every file reads, or the folder is not local)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from metrics.schema import TABLES
+
+    root = Path(data_dir)
+    for table in TABLES:
+        for part in sorted((root / table).glob("*.parquet")) if (root / table).is_dir() else ():
+            try:
+                pq.ParquetFile(part).close()
+            except (pa.ArrowException, OSError) as exc:
+                return f"{table}: file {part} is not readable Parquet ({_one_line(exc)})"
+    return ""
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from metrics.contract import ContractError
     from metrics.engine import DataNotFoundError, Engine
@@ -293,12 +331,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         engine = Engine(settings, validate=True)
+        counts = {name: int(engine.execute(table.count())) for name, table in engine.tables.items()}
+        lo, hi = engine.date_bounds()
     except DataNotFoundError as exc:
         raise CliError(str(exc)) from exc
     except ContractError as exc:
         raise CliError(f"INVALID {settings.data_dir}: {exc}") from exc
-    counts = {name: int(engine.execute(table.count())) for name, table in engine.tables.items()}
-    lo, hi = engine.date_bounds()
+    except (ValueError, OSError, duckdb.Error) as exc:  # an unreadable file: name it, no traceback
+        raise CliError(f"INVALID {settings.data_dir}: {_unreadable_part(settings.data_dir) or _one_line(exc)}") from exc
     print(f"OK {settings.data_dir}: " + ", ".join(f"{n} {c:,}" for n, c in counts.items())
           + f"; orders from {lo} to {hi}")
     return EXIT_OK
@@ -306,7 +346,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _export_filters(args: argparse.Namespace, engine) -> Any:
     from metrics.filters import FilterError, Filters, SegmentFocus
-    from metrics.selection import default_filters
+    from metrics.selection import default_filters, default_range
 
     default = default_filters(engine)
     known = engine.countries()
@@ -324,13 +364,24 @@ def _export_filters(args: argparse.Namespace, engine) -> Any:
         scheme, sep, label = args.segment.partition("=")
         if not sep:
             raise CliError("--segment expects SCHEME=LABEL, e.g. loyalty='Top Tier'", EXIT_USAGE)
+    start = args.start or filters.start
+    if args.end and not args.start and not _query_sets(args.query, "start"):
+        start = default_range(engine.date_bounds()[0], args.end)[0]
+        print(f"{PROG} export: note: --start not given: {start} (the 12 months ending at --end, not before "
+              f"the first order date {engine.date_bounds()[0]})", file=sys.stderr)
     try:
         focus = SegmentFocus.of(scheme.strip(), label.strip()) if args.segment else filters.focus
         return Filters(
-            start=args.start or filters.start, end=args.end or filters.end, prime=args.prime or filters.prime,
+            start=start, end=args.end or filters.end, prime=args.prime or filters.prime,
             countries=tuple(args.country) or filters.countries, focus=focus, model=args.model or filters.model)
     except FilterError as exc:
         raise CliError(f"invalid filter: {exc}", EXIT_USAGE) from exc
+
+
+def _query_sets(query: str | None, key: str) -> bool:
+    from urllib.parse import parse_qs
+
+    return bool(query) and key in parse_qs(query.lstrip("?"))
 
 
 #: Options of metric tables, each a ``custintel export`` flag of the same name (see ExportSpec.options).
@@ -342,6 +393,34 @@ def _result_message(result: Any) -> str:
     ``message``), "" when there is none."""
     message = result.get("message") if isinstance(result, dict) else getattr(result, "attrs", {}).get("message")
     return message if isinstance(message, str) else ""
+
+
+#: Words in a table's column names (or its ``key`` values) that mark figures from the purchase model.
+_MODEL_WORDS = ("churn", "clv", "at_risk", "p_alive")
+
+
+def _uses_model(target: str, frame: pd.DataFrame) -> bool:
+    names = [str(c) for c in frame.columns]
+    for column in ("key", "name"):  # tables of measures: one row per measure
+        if column in frame.columns:
+            names += [str(k) for k in frame[column]]
+    return target.startswith("metrics.models.") or any(w in n.lower() for n in names for w in _MODEL_WORDS)
+
+
+def _fit_warnings(target: str, result: Any, engine, filters) -> list[str]:
+    """The fit warnings of a table with model figures (a model table, or the KPIs' at-risk rate): the
+    result's own message, else (a result read back from the result cache has lost its ``attrs``, and
+    KPI tables carry none) the purchase model's and, for CLV figures, the spend model's."""
+    messages = [_result_message(result)]
+    if not messages[0] and _uses_model(target, _as_frame(result)):
+        from metrics.models.choice import fit_purchase_model
+        from metrics.models.inputs import fit_spend_model
+
+        purchase = fit_purchase_model(engine, filters)
+        messages.append(purchase.message)
+        if purchase.ok and "clv" in target + " ".join(map(str, _as_frame(result).columns)).lower():
+            messages.append(fit_spend_model(engine, filters).message)
+    return list(dict.fromkeys(m for m in messages if m))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -376,8 +455,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         result = spec.load()(engine, filters, **extra)
     except (ValueError, KeyError) as exc:  # e.g. an unknown scheme or grain
         raise CliError(f"{args.table}: {exc}", EXIT_USAGE) from exc
-    warning = _result_message(result)
-    if warning:  # a model fitted with a warning, or not at all: the table is still written
+    for warning in _fit_warnings(spec.target, result, engine, filters):
+        # a model fitted with a warning, or not at all: the table is still written
         print(f"{PROG} export: warning: {warning}", file=sys.stderr)
     frame = _as_frame(result)
     if args.output:
@@ -487,9 +566,24 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
+def _clean_leftovers(args: argparse.Namespace) -> None:
+    """Remove what a killed import or generation left next to the data folder (temporary folders of up
+    to the data's size), before any command runs."""
+    from ingest import clean_leftovers
+
+    try:
+        data_dir = load_settings(data_dir=getattr(args, "data_dir", None)).data_dir
+    except ValueError:
+        return  # the command itself reports bad settings
+    if "://" not in data_dir:  # an object store has no local leftovers
+        for path in clean_leftovers(data_dir):
+            print(f"{PROG}: removed {path} (left by an interrupted import)", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _clean_leftovers(args)
     try:
         return COMMANDS[args.command](args)
     except CliError as exc:

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -399,3 +400,47 @@ def test_export_with_a_focus_lists_only_that_label_with_the_scope_count(generate
     got = pd.read_csv(out)
     assert set(got.segment) == {"Top Tier"}
     assert got.customers.sum() == expected.customers["Top Tier"]
+
+
+# ----- issue 15: export periods, fit warnings and corrupt data ------------------------------------------------
+
+
+def test_export_start_defaults_to_the_12_months_ending_at_end(generated_dir, generated_engine, capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "12 months ending at --end" in " ".join(capsys.readouterr().out.split())
+    first, _ = generated_engine.date_bounds()
+    base = ("export", "kpis", "--data-dir", str(generated_dir))
+    code, out, err = run(capsys, *base, "--end", "2023-06-30")
+    assert code == EXIT_OK and "--start not given: 2022-07-01" in err
+    _, out_explicit, _ = run(capsys, *base, "--start", "2022-07-01", "--end", "2023-06-30")
+    assert out == out_explicit
+    early = first + timedelta(days=40)  # less than a year of data before --end: clamped to the first order
+    code, out, err = run(capsys, *base, "--end", str(early))
+    assert code == EXIT_OK and f"--start not given: {first}" in err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    _, explicit, _ = run(capsys, *base, "--start", str(first), "--end", str(early))
+    assert rows == list(csv.DictReader(io.StringIO(explicit)))
+
+
+def test_export_of_kpis_prints_the_models_fit_warning(tmp_path, capsys):
+    customers = [{"customer_id": i} for i in range(1, 6)]
+    orders = [{"customer_id": i, "date": f"2024-0{i}-10", "net_revenue": 10.0 * i} for i in range(1, 6)]
+    data = write_dataset(tmp_path / "data", customers, orders)  # five one-time buyers: no model
+    for table in ("kpis", "kpi_summary", "measures"):  # the at-risk rate comes from the churn model
+        code, out, err = run(capsys, "export", table, "--data-dir", str(data))
+        assert code == EXIT_OK and out and "warning:" in err and "not fitted" in err, table
+    code, _, err = run(capsys, "export", "period_sales", "--data-dir", str(data))
+    assert code == EXIT_OK and "warning" not in err  # no model figure, no model warning
+
+
+def test_validate_names_a_truncated_parquet_part_in_one_line(generated_dir, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(generated_dir, data)
+    part = sorted((data / "fact_orders").glob("*.parquet"))[0]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    code, out, err = run(capsys, "validate", "--data-dir", str(data))
+    assert code == EXIT_FAILURE and out == "" and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "fact_orders" in err and str(part) in err

@@ -77,8 +77,8 @@ def folder_snapshot(folder: Path) -> dict[str, bytes]:
 
 #: (reason, bad row). Each row has exactly one problem; the checks run in this order, first hit wins.
 REJECT_CASES = [
-    ("missing_customer_id", "x01,,2024-01-05,5,1"),
-    ("missing_customer_id", "x02,NULL,2024-01-05,5,1"),
+    ("guest_line", "x01,,2024-01-05,5,1"),  # set aside, not rejected
+    ("guest_line", "x02,NULL,2024-01-05,5,1"),
     ("missing_date", "x03,c4,,5,1"),
     ("unparseable_date", "x04,c4,2024-13-45,5,1"),
     ("unparseable_date", "x05,c4,yesterday,5,1"),
@@ -106,6 +106,8 @@ def test_each_rejection_reason_is_counted(tmp_path):
     for reason, _ in REJECT_CASES:
         expected[reason] = expected.get(reason, 0) + 1
     expected["conflicting_order_customer"] = 2
+    assert dict(tally.set_aside) == {"guest_line": expected.pop("guest_line")}
+    assert tally.set_aside_amount["guest_line"] == 10.0
     assert dict(tally.rejected) == expected
     assert len(tables["fact_orders"]) == 4  # o2, o3, o4, o5
     # every reason has samples naming the data row (header excluded, malformed rows not numbered)
@@ -356,7 +358,9 @@ def test_unit_price_and_quantity_instead_of_amount(tmp_path):
     assert report.orders_file.mapping["unit_price"] == "UnitPrice"
     assert report.orders_file.mapping["product"] == "StockCode"
     assert report.orders_file.mapping["product_name"] == "Description"
-    assert dict(report.orders_file.rejected) == {"bad_quantity": 1}
+    # the cancellation invoice is not a bad row; its customer has no sale in the file to net it against
+    assert not report.orders_file.rejected and dict(report.orders_file.set_aside) == {"cancellation_line": 1}
+    assert report.cancellations["not_netted"] == 27.5 and len(tables["fact_orders"]) == 1
     order = tables["fact_orders"].iloc[0]
     assert order.order_id == 536365 and order.quantity == 12
     assert order.gross_amount == pytest.approx(6 * 2.55 + 6 * 3.39)
