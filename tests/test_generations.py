@@ -4,7 +4,10 @@ under way finish on their own generation; data that cannot be read is reported, 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import date
 from pathlib import Path
@@ -191,3 +194,17 @@ def test_health_and_pages_report_unreadable_data(two_generations, tmp_path):
             assert "The data cannot be read" in text and "fact_orders" in text
     finally:
         reset_engine()
+
+
+def test_a_worker_boots_on_unreadable_data(two_generations, tmp_path):
+    """A reload (gunicorn HUP) onto broken data must leave workers that answer, not a master with none."""
+    folder = tmp_path / "data"
+    shutil.copytree(two_generations[0], folder)
+    truncate_a_part(folder)
+    script = ("import app; c = app.server.test_client(); r = c.get('/health'); "
+              "print(r.status_code, r.get_json()['table'], c.get('/').status_code)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "CUSTINTEL_DATA_DIR": str(folder), "CUSTINTEL_CACHE_DIR": "off"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-3:] == ["503", "fact_orders", "200"]
