@@ -8,7 +8,7 @@
 | CUSTINTEL_HOST | 127.0.0.1 | address the web server binds |
 | CUSTINTEL_PORT | 8050 | port of the web server |
 | CUSTINTEL_CACHE_SIZE | 64 | filter states whose results are kept in memory |
-| CUSTINTEL_CACHE_DIR | (temp)/custintel-cache-<uid> | results shared by the server's processes; ``off`` = none |
+| CUSTINTEL_CACHE_DIR | ~/.cache/custintel | results shared by the server's processes; ``off`` = none |
 | CUSTINTEL_CACHE_MB | 1024 | size cap of that folder, MB (least recently used results go first) |
 | CUSTINTEL_AUTH | (unset) | ``user:password`` turns on HTTP basic authentication |
 """
