@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.cleaning import CUSTOMERS_STAGING_SCHEMA
-from ingest.netting import net_cancellations
+from ingest.netting import check_cancellation_share, net_cancellations, put_aside_cancellations, report_netting
 from ingest.options import ImportOptions, IngestError
 from ingest.report import SAMPLES_PER_REASON, FileTally, ImportReport
 from metrics.schema import TABLES
@@ -35,10 +35,10 @@ def _build(staging: Path, out: Path, options: ImportOptions, report: ImportRepor
     try:
         staged = con.read_parquet(str(staging / "lines-*.parquet"), table_name="lines")
         lines, cancels = staged.filter(~staged.cancellation), staged.filter(staged.cancellation)
-        _check_cancellation_share(con, staged, options)
+        check_cancellation_share(con, staged, options)
         lines, cancels = _reject_implausible(con, lines, cancels, options, report)
         cancels = con.create_table("cancellation_lines", cancels)
-        _put_aside_cancellations(con, tally, cancels)
+        put_aside_cancellations(con, tally, cancels)
 
         # -- cross-row checks: repeated order ids ------------------------------------------------
         if options.grain == "order":
@@ -118,9 +118,12 @@ def _build(staging: Path, out: Path, options: ImportOptions, report: ImportRepor
             is_returned=all_flagged & ~is_cancelled,
             is_cancelled=is_cancelled,
         )
-        orders, netted = net_cancellations(con.create_table("orders_before_netting", orders), lines, cancels)
-        orders = con.create_table("orders", orders)
-        _report_netting(con, report, cancels, netted)
+        if tally.set_aside["cancellation_line"]:
+            orders, netted = net_cancellations(con.create_table("orders_before_netting", orders), lines, cancels)
+            orders = con.create_table("orders", orders)
+            report_netting(con, report, netted)
+        else:  # nothing to net: spare the joins
+            orders = con.create_table("orders", orders)
         n_orders = con.execute(orders.count())
         if n_orders == 0:
             return
@@ -267,20 +270,6 @@ def _build_customers(
     return int(con.execute(customers.count()))
 
 
-def _check_cancellation_share(con, staged, options: ImportOptions) -> None:
-    """Order ids that all start with the cancellation prefix are the file's normal ids, not cancellations."""
-    if options.cancellations != "prefix":
-        return
-    counts = con.execute(staged.aggregate(n=staged.count(), c=staged.cancellation.cast("int64").sum()))
-    n, c = int(counts.n.iloc[0]), int(counts.c.fillna(0).iloc[0])
-    if n and c > n / 2:
-        raise IngestError(
-            f"{c:,} of {n:,} lines have an order id starting with {options.cancel_prefix!r} and a digit, read as "
-            "cancellation invoices; if that prefix is part of your normal order ids, import with "
-            "--cancellations none (or name another --cancel-prefix)"
-        )
-
-
 def _reject_implausible(con, lines, cancels, options: ImportOptions, report: ImportReport):
     """Reject orders (all their lines) and cancellation lines above ``max_amount_factor`` x the median order."""
     totals = lines.group_by("order_id").aggregate(total=lines.net.sum())
@@ -293,56 +282,13 @@ def _reject_implausible(con, lines, cancels, options: ImportOptions, report: Imp
     tally = report.orders_file
     before = tally.rejected["amount_implausible"]
     _reject_rows(con, tally, "amount_implausible", too_big.union(cancels.filter(cancels.net > bound)))
-    if tally.rejected["amount_implausible"] > before:
-        report.notes.append(
-            f"Orders and cancellation lines above {options.max_amount_factor:,g} x the median order "
-            f"({float(median):,.2f}), i.e. above {bound:,.2f}, were rejected (--max-amount-factor)."
-        )
-    return lines.anti_join(big, "order_id"), cancels.filter(cancels.net <= bound)
-
-
-def _put_aside_cancellations(con, tally: FileTally, cancels) -> None:
-    stats = con.execute(cancels.aggregate(n=cancels.count(), amount=cancels.net.sum()))
-    count = int(stats.n.iloc[0])
-    if count:
-        sample = con.execute(
-            cancels.order_by("row").select("row", "order_key", "customer_key", "net").limit(SAMPLES_PER_REASON)
-        )
-        tally.put_aside(
-            "cancellation_line",
-            count,
-            float(stats.amount.iloc[0]),
-            [
-                {"row": int(r["row"]), "order_id": r["order_key"], "customer_id": r["customer_key"],
-                 "amount": round(float(r["net"]), 2)}
-                for r in sample.to_dict("records")
-            ],
-        )
-
-
-def _report_netting(con, report: ImportReport, cancels, netted) -> None:
-    total = report.orders_file.set_aside_amount["cancellation_line"]
-    if not total:
-        return
-    summary = con.execute(netted)
-    done = float(summary.netted.fillna(0).iloc[0])
-    report.cancellations = {
-        "lines": report.orders_file.set_aside["cancellation_line"],
-        "amount": round(total, 2),
-        "netted": round(done, 2),
-        "not_netted": round(max(total - done, 0.0), 2),
-        "orders_fully_reversed": int(summary.reversed_orders.fillna(0).iloc[0]),
-    }
+    if tally.rejected["amount_implausible"] == before:
+        return lines, cancels  # nothing above the bound: no anti-join over every line
     report.notes.append(
-        f"{report.cancellations['lines']:,} cancellation lines ({total:,.2f}) were netted against the "
-        f"customers' sales: {done:,.2f} netted, {report.cancellations['orders_fully_reversed']:,} orders "
-        "fully reversed."
+        f"Orders and cancellation lines above {options.max_amount_factor:,g} x the median order "
+        f"({float(median):,.2f}), i.e. above {bound:,.2f}, were rejected (--max-amount-factor)."
     )
-    if total - done > 0.005:
-        report.notes.append(
-            f"{total - done:,.2f} of cancellations exceeded their customer's sales in the file and were not "
-            "netted (the sales they reverse are not in the file)."
-        )
+    return lines.anti_join(big, "order_id"), cancels.filter(cancels.net <= bound)
 
 
 def _check_collisions(con, pairs, id_column: str, key_column: str, what: str) -> None:

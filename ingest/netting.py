@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.options import ImportOptions, IngestError
+from ingest.report import SAMPLES_PER_REASON, FileTally, ImportReport
 from metrics.selection import valid_order
 
 #: An order with less than this left after netting counts as fully reversed.
@@ -110,3 +112,62 @@ def net_cancellations(orders: Any, lines: Any, cancels: Any) -> tuple[Any, Any]:
     )
     summary = o.aggregate(netted=netted.sum(), reversed_orders=reversed_.cast("int64").sum())
     return out, summary
+
+
+def check_cancellation_share(con: Any, staged: Any, options: ImportOptions) -> None:
+    """Order ids that all start with the cancellation prefix are the file's normal ids, not cancellations."""
+    if options.cancellations != "prefix":
+        return
+    counts = con.execute(staged.aggregate(n=staged.count(), c=staged.cancellation.cast("int64").sum()))
+    n, c = int(counts.n.iloc[0]), int(counts.c.fillna(0).iloc[0])
+    if n and c > n / 2:
+        raise IngestError(
+            f"{c:,} of {n:,} lines have an order id starting with {options.cancel_prefix!r} and a digit, read as "
+            "cancellation invoices; if that prefix is part of your normal order ids, import with "
+            "--cancellations none (or name another --cancel-prefix)"
+        )
+
+
+def put_aside_cancellations(con: Any, tally: FileTally, cancels: Any) -> None:
+    """Count the cancellation lines as set aside (with their amount and a few samples)."""
+    stats = con.execute(cancels.aggregate(n=cancels.count(), amount=cancels.net.sum()))
+    count = int(stats.n.iloc[0])
+    if count:
+        sample = con.execute(
+            cancels.order_by("row").select("row", "order_key", "customer_key", "net").limit(SAMPLES_PER_REASON)
+        )
+        tally.put_aside(
+            "cancellation_line",
+            count,
+            float(stats.amount.iloc[0]),
+            [
+                {"row": int(r["row"]), "order_id": r["order_key"], "customer_id": r["customer_key"],
+                 "amount": round(float(r["net"]), 2)}
+                for r in sample.to_dict("records")
+            ],
+        )
+
+
+def report_netting(con: Any, report: ImportReport, summary: Any) -> None:
+    """``report.cancellations`` and the notes from the summary of :func:`net_cancellations`."""
+    total = report.orders_file.set_aside_amount["cancellation_line"]
+    if not total:
+        return
+    row = con.execute(summary)
+    done = float(row.netted.fillna(0).iloc[0])
+    report.cancellations = {
+        "lines": report.orders_file.set_aside["cancellation_line"],
+        "amount": round(total, 2),
+        "netted": round(done, 2),
+        "not_netted": round(max(total - done, 0.0), 2),
+        "orders_fully_reversed": int(row.reversed_orders.fillna(0).iloc[0]),
+    }
+    report.notes.append(
+        f"{report.cancellations['lines']:,} cancellation lines ({total:,.2f}): {done:,.2f} netted against the "
+        f"customers' sales, {report.cancellations['orders_fully_reversed']:,} orders reversed in full."
+    )
+    if total - done > 0.005:
+        report.notes.append(
+            f"{total - done:,.2f} of cancellations exceeded their customer's sales in the file and were not "
+            "netted (the sales they reverse are not in the file)."
+        )

@@ -450,9 +450,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         engine = Engine(settings)
     except (DataNotFoundError, ContractError) as exc:
         raise CliError(str(exc)) from exc
+    except (ValueError, OSError, duckdb.Error) as exc:  # an unreadable file: name it, no traceback
+        raise CliError(_unreadable_part(settings.data_dir) or _one_line(exc)) from exc
     filters = _export_filters(args, engine)
     try:
         result = spec.load()(engine, filters, **extra)
+    except duckdb.Error as exc:  # the data, not the arguments (a file that became unreadable)
+        raise CliError(f"{args.table}: {_unreadable_part(settings.data_dir) or _one_line(exc)}") from exc
     except (ValueError, KeyError) as exc:  # e.g. an unknown scheme or grain
         raise CliError(f"{args.table}: {exc}", EXIT_USAGE) from exc
     for warning in _fit_warnings(spec.target, result, engine, filters):

@@ -434,7 +434,7 @@ def test_export_of_kpis_prints_the_models_fit_warning(tmp_path, capsys):
     assert code == EXIT_OK and "warning" not in err  # no model figure, no model warning
 
 
-def test_validate_names_a_truncated_parquet_part_in_one_line(generated_dir, tmp_path, capsys):
+def test_validate_and_export_name_a_truncated_parquet_part_in_one_line(generated_dir, tmp_path, capsys):
     import shutil
 
     data = tmp_path / "data"
@@ -444,3 +444,5 @@ def test_validate_names_a_truncated_parquet_part_in_one_line(generated_dir, tmp_
     code, out, err = run(capsys, "validate", "--data-dir", str(data))
     assert code == EXIT_FAILURE and out == "" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and "fact_orders" in err and str(part) in err
+    code, out, err = run(capsys, "export", "kpis", "--data-dir", str(data))
+    assert code == EXIT_FAILURE and out == "" and len(err.strip().splitlines()) == 1 and str(part) in err
