@@ -300,7 +300,7 @@ def update_clv(query: str | None):
 @callback(Output("loyalty-clv-audience-pick", "options"), *table_outputs(CLV_AUDIENCE_TABLE),
           Input(QUERY_STORE, "data"), Input("loyalty-clv-audience-pick", "value"))
 def update_clv_audience(query: str | None, picked: str | None):
-    tier, _, clv_class = (picked or "").partition("|")
+    tier, _, clv_class = (picked if isinstance(picked, str) else "").partition("|")  # any JSON may arrive
     if tier not in TIERS or clv_class not in CLV_CLASSES:
         tier, clv_class = DEFAULT_CLV_AUDIENCE
     counts = clv_by_segment(engine(), read_filters(query), "loyalty")

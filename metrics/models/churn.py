@@ -32,7 +32,7 @@ from metrics.cache import memoized
 from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import empty_frame, ratio, safe_div
-from metrics.mart import with_attributes
+from metrics.mart import MONEY_DECIMALS, with_attributes
 from metrics.models.choice import fit_purchase_model, model_choice
 from metrics.models.clv import customer_clv, left_join_customers
 from metrics.models.inputs import (
@@ -165,9 +165,10 @@ def churn_by_segment(engine: Engine, filters: Filters, scheme: str = "loyalty") 
         labels = customer_segments(engine, filters, scheme)
         t = scores.inner_join(labels, "customer_id")
         grouped = engine.execute(t.group_by("segment").aggregate(
-            customers=t.count(), revenue=t.revenue.sum(), risk_sum=t.churn_risk.sum(),
+            # money to the cent: a float sum's last bits depend on the engine's thread order
+            customers=t.count(), revenue=t.revenue.sum().round(MONEY_DECIMALS), risk_sum=t.churn_risk.sum(),
             at_risk_customers=(t.churn_risk >= HIGH_RISK_FROM).cast("int64").sum(),
-            revenue_at_risk=(t.revenue * t.churn_risk).sum()))
+            revenue_at_risk=(t.revenue * t.churn_risk).sum().round(MONEY_DECIMALS)))
         frame = frame.merge(grouped, on="segment", how="left")
     else:
         frame = frame.assign(customers=0, revenue=0.0, risk_sum=0.0, at_risk_customers=0, revenue_at_risk=0.0)
