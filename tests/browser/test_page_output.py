@@ -155,6 +155,9 @@ def test_phone_filter_button_opens_the_filters(phone, app_url):
 def _grid_headers(page, table_id: str) -> list[str]:
     """The headers the grid shows, in its column order (from the grid's own API)."""
     dom_id = json.dumps({"index": table_id, "type": "data-table"}, separators=(",", ":"))
+    # the grid's API exists only once the grid has initialised (later than the page's charts under load)
+    page.wait_for_function("id => { try { return !!dash_ag_grid.getApi(id); } catch (e) { return false; } }",
+                           arg=dom_id, timeout=30_000)
     return page.evaluate(
         "id => dash_ag_grid.getApi(id).getAllDisplayedColumns().map(c => c.getColDef().headerName)", dom_id)
 
