@@ -17,7 +17,6 @@ missing arguments), 3 import refused because too many rows were rejected. Errors
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 import subprocess
 import sys
@@ -442,12 +441,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(f"{args.table} does not take --{', --'.join(not_taken)}", EXIT_USAGE)
 
     from metrics.contract import ContractError
-    from metrics.engine import DataNotFoundError, Engine
+    from metrics.engine import DataNotFoundError, get_engine
     from metrics.export import write_table
 
     settings = _settings(args)
     try:
-        engine = Engine(settings)
+        engine = get_engine(settings)  # one engine per data folder: repeated exports in a process share it
     except (DataNotFoundError, ContractError) as exc:
         raise CliError(str(exc)) from exc
     except (ValueError, OSError, duckdb.Error) as exc:  # an unreadable file: name it, no traceback
@@ -474,15 +473,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         sys.stdout.write(to_safe_csv(frame))
     return EXIT_OK
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def gunicorn_command(host: str, port: int, workers: int, threads: int, timeout: int) -> list[str]:
