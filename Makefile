@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DATA   ?= data
+# The suite runs on every core (pytest-xdist; one test file stays on one worker, which keeps its fixtures).
+TEST_WORKERS ?= auto
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # xstatic-bootstrap (the locally served Bootstrap CSS) only publishes an sdist whose setup.py needs
 # pkg_resources, so it is built without isolation against setuptools < 81.
@@ -49,7 +51,7 @@ test: install-test
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
