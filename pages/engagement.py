@@ -32,6 +32,7 @@ from metrics.measures.engagement import (
 from metrics.measures.kpis import customer_kpis
 from metrics.measures.retention import cohort_retention
 from metrics.measures.trends import trend_by_segment
+from metrics.segments.monthly import label_note
 
 dash.register_page(__name__, path="/engagement", name="Engagement & activity", order=10,
                    title="Engagement & activity · Customer Intelligence", segment_filter=True)
@@ -95,7 +96,8 @@ def layout(**_query: str) -> html.Div:
             dbc.Col(chart_frame("Monthly active customers (30 d)",
                                 "How many customers of each segment bought in the 30 days before each month end?",
                                 "engagement-mac"), lg=6, className="mb-3"),
-            dbc.Col(chart_frame("Orders by segment", "How many valid orders does each segment place per month?",
+            dbc.Col(chart_frame("Orders by segment", "How many valid orders does each segment place per month? "
+                                "(each customer in the segment they hold at the month's end)",
                                 "engagement-orders"), lg=6, className="mb-3"),
         ]),
         dbc.Row([
@@ -153,7 +155,8 @@ def update_segments(query: str | None, scheme: str | None):
     emails = engagement_by_segment(eng, filters, scheme)
     return (
         segment_figure(mac, "month", "customers", order, kind="area", y_title="Active customers", scheme=scheme),
-        segment_figure(orders, "period", "value", order, kind="bar", y_title="Orders", scheme=scheme),
+        segment_figure(orders, "period", "value", order, kind="bar", y_title="Orders", scheme=scheme,
+                       x_title=label_note(filters)),
         segment_figure(emails, "month", "open_rate", order, y_format=".0%", y_title="Open rate", scheme=scheme)
         if not emails.empty else empty_figure("No engagement data for these filters"),
         segment_figure(emails, "month", "visits_per_customer", order, y_format=".1f",

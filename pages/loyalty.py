@@ -34,6 +34,7 @@ from metrics.measures.trends import SEGMENT_TREND_METRICS, trend, trend_by_segme
 from metrics.models.clv import CLV_CLASSES, clv_by_segment, clv_model_summary, clv_summary
 from metrics.segments.clv_audiences import audience_title, segment_clv_audience
 from metrics.segments.labels import SCHEME_LABELS
+from metrics.segments.monthly import label_note
 from metrics.segments.tables import audience, audience_preview, segment_details, segment_summary_with_change
 
 dash.register_page(__name__, path="/loyalty", name="Loyalty", order=30,
@@ -256,6 +257,8 @@ def update_trend(query: str | None, view: str | None, primary: str | None, secon
                                  dashed=second))
     fig = trend_figure(series, grain, height=380, y_title=MEASURES[primary].label,
                        y2_title=MEASURES[secondary].label if secondary else "")
+    if segment_view and label_note(filters):
+        fig.update_xaxes(title=label_note(filters))
     return fig, options, options
 
 

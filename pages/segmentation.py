@@ -33,7 +33,7 @@ from metrics.models.churn import HIGH_RISK_FROM
 from metrics.segments.churn_trend import churn_risk_by_month
 from metrics.segments.labels import LIFECYCLE_LABELS, SCHEME_TITLES
 from metrics.segments.lifecycle import lifecycle_by_month
-from metrics.segments.monthly import segment_sizes_by_month
+from metrics.segments.monthly import label_note, segment_sizes_by_month
 
 dash.register_page(__name__, path="/segmentation", name="Segmentation", order=40,
                    title="Segmentation · Customer Intelligence", segment_filter=False)
@@ -126,13 +126,16 @@ def layout(**_query: str) -> html.Div:
         dbc.Row([
             dbc.Col(chart_frame("Segment monthly performance", "How does each segment's size, sales and "
                                 "engagement develop month by month? Each month's customers are in the segment they "
-                                "hold at that month's end (scored like a range of as many months ending there).",
+                                "hold at that month's end (scored like a range of as many months ending there); "
+                                "a range over 24 months is labelled at its quarter ends, each month taking the "
+                                "label of its quarter's end.",
                                 "segmentation-performance", height=380, controls=performance_controls),
                     lg=6, className="mb-3"),
             dbc.Col(chart_frame("Churn risk by segment, month by month", "How has churn risk evolved? Average "
                                 "churn risk (1 − P(alive)) at each month end of the customers holding each label "
                                 "then, on their history up to that day, with the purchase model fitted for the "
-                                "range (one fit, not one per month).", "segmentation-churn", height=380,
+                                "range (one fit, not one per month); quarter ends only for a range over 24 "
+                                "months.", "segmentation-churn", height=380,
                                 footer=data_table(CHURN_TABLE, CHURN_COLUMNS, height=220)),
                     lg=6, className="mb-3"),
         ]),
@@ -225,11 +228,11 @@ def update_performance(query: str | None, scheme: str | None, measure: str | Non
     if source == "sizes":
         frame = segment_sizes_by_month(eng, filters, scheme)
         return segment_figure(frame, "month", col, order, kind="area", y_format=y_format, y_title=title,
-                              height=380, scheme=scheme)
+                              x_title=label_note(filters), height=380, scheme=scheme)
     if source == "trend":
         frame = trend_by_segment(eng, filters, col, "month", scheme)
         return segment_figure(frame, "period", "value", order, y_format=y_format, y_title=title, height=380,
-                              scheme=scheme)
+                              x_title=label_note(filters), scheme=scheme)
     if source == "retention":
         frame = monthly_retention(eng, filters, scheme)
         return segment_figure(frame, "month", col, order, y_format=y_format, y_title=title, height=380,
@@ -254,6 +257,7 @@ def update_segment_churn(query: str | None, scheme: str | None):
     shown = frame[frame.customers > 0]  # a label nobody holds at a month end has no average
     fig = segment_figure(shown, "month", "mean_churn_risk", list(scheme_colours(scheme)), y_format=".0%",
                          y_title=f"{MEASURES['mean_churn_risk'].label} at month end", height=380, scheme=scheme,
+                         x_title=label_note(filters),
                          hover_name=f"{MEASURES['mean_churn_risk'].label} ({SCHEME_TITLES[scheme]})")
     fig.update_yaxes(rangemode="tozero")
     return (fig, *table)

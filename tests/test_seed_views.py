@@ -23,12 +23,15 @@ from metrics.models.inputs import unit_days
 from metrics.segments.churn_trend import churn_risk_by_month
 from metrics.segments.clv_audiences import segment_clv_audience
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.monthly import segment_sizes_by_month
+from metrics.segments.monthly import MAX_MONTH_ENDS, label_step, month_ends, segment_sizes_by_month
 from metrics.segments.tables import segment_summary
 
 YEAR = Filters("2024-01-01", "2024-12-31")
 #: A range starting mid-month, ending mid-month, one country: the windows and the partial last month.
 ODD = Filters("2023-03-15", "2023-08-20", countries=("Germany",))
+#: 35 months (more than MAX_MONTH_ENDS), ending mid-quarter and mid-month: labelled at its quarter ends and
+#: its last month.
+LONG = Filters("2022-01-01", "2024-11-20")
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +231,31 @@ def test_recent_cart_abandoners_are_those_of_the_last_three_months(generated_eng
     assert got.status.tolist() == ["Buyer" if c in bought else "Prospect" for c in per.customer_id]
     capped = recent_cart_abandoners(generated_engine, filters, limit=3)
     assert capped.attrs["total_rows"] == len(got) and capped.customer_id.tolist() == got.customer_id.head(3).tolist()
+
+
+def test_a_range_over_the_cap_is_labelled_at_its_quarter_ends(generated_engine, frames):
+    assert label_step(YEAR) == 1 and label_step(LONG) == 3 and len(month_ends(LONG)) <= MAX_MONTH_ENDS
+    labelled = [pd.Timestamp(y, m, 1) for y in (2022, 2023, 2024) for m in (3, 6, 9, 12)
+                if pd.Timestamp(y, m, 1) < pd.Timestamp(2024, 11, 1)] + [pd.Timestamp(2024, 11, 1)]
+    labels = month_end_labels(frames, LONG)  # every month end, from the orders
+    labels = labels[labels.month.isin(labelled)]
+    got = segment_sizes_by_month(generated_engine, LONG, "loyalty")
+    assert sorted(got.month.unique()) == labelled
+    got = got.set_index(["month", "segment"]).customers
+    pd.testing.assert_series_equal(got[got > 0].sort_index(),
+                                   labels.groupby(["month", "segment"]).size().rename("customers").sort_index(),
+                                   check_dtype=False, check_names=False)
+    # each month's orders count under the label of the next labelled month end (its quarter's, or November 2024)
+    orders = frames["orders"]
+    orders = orders[(orders.day >= "2022-01-01") & (orders.day <= "2024-11-20")].copy()
+    month = orders.day.dt.to_period("M").dt.start_time
+    orders["month"] = month.astype("datetime64[ns]")
+    orders["label_month"] = [min(m + pd.DateOffset(months=(2 - (m.month - 1) % 3)), pd.Timestamp(2024, 11, 1))
+                             for m in month]
+    joined = orders.merge(labels[["customer_id", "month", "segment"]].rename(columns={"month": "label_month"}),
+                          on=["customer_id", "label_month"])
+    assert len(joined) == len(orders)  # every order's customer holds a label at its month's labelled end
+    expected = joined.groupby(["month", "segment"]).size().astype(float).sort_index()
+    trend_got = trend_by_segment(generated_engine, LONG, "orders", "month", "loyalty").set_index(["period", "segment"])
+    trend_got.index.names = ["month", "segment"]
+    pd.testing.assert_series_equal(trend_got.value[trend_got.value > 0].sort_index(), expected, check_names=False)

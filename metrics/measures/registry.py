@@ -30,7 +30,9 @@ Sources, each one row per unit of what they count (all for the customers in view
 Values are computed for the whole range, per label of a segmentation scheme, per period, or per period and
 label by :func:`measure_frame`. Per label, a customer holds the label of the scope; per period and label,
 the label they hold at the end of the period (:mod:`metrics.segments.monthly`: each month end scored like a
-range ending there; a week or quarter takes the label at the end of the month its last day falls in).
+range ending there; a week or quarter takes the label at the end of the month its last day falls in; a range
+of more than 24 months is labelled at its quarter ends, so each of its months takes the label of its
+quarter's end, or of the range's last month).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from metrics.population import (
     unlabelled_mart,
 )
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.monthly import monthly_labels
+from metrics.segments.monthly import label_month_expr, monthly_labels
 from metrics.segments.rules import check_scheme, segment_column
 from metrics.selection import first_valid_orders
 
@@ -304,11 +306,13 @@ def _labelled(t: ir.Table, engine: Engine, filters: Filters, scheme: str) -> ir.
 
 def _labelled_at_period_end(t: ir.Table, engine: Engine, filters: Filters, scheme: str, grain: str) -> ir.Table:
     """Rows of a per-period source with the label their customer holds at the end of the period (of the
-    month its last day in the range falls in): each month's own membership, not the scope's."""
+    labelled month end covering the month its last day in the range falls in,
+    :func:`metrics.segments.monthly.label_month_expr`): each period's own membership, not the scope's."""
     end = ibis.least(_period_end(t.period, grain), ibis.literal(filters.as_of))
     labels = monthly_labels(engine, filters, scheme)
     labels = labels.select("customer_id", "segment", label_mi=labels.mi)
-    return t.mutate(label_mi=month_index_expr(end)).inner_join(labels, ["customer_id", "label_mi"])
+    return t.mutate(label_mi=label_month_expr(month_index_expr(end).cast("int64"), filters)).inner_join(
+        labels, ["customer_id", "label_mi"])
 
 
 def _source(engine: Engine, filters: Filters, source: str, grain: str | None, scheme: str | None,

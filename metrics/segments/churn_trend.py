@@ -26,7 +26,7 @@ from metrics.grains import as_timestamps, month_from_index
 from metrics.models.choice import fit_purchase_model
 from metrics.models.inputs import GROUP_COLUMNS, HIGH_RISK_FROM, unit_days
 from metrics.segments.labels import SCHEME_LABELS
-from metrics.segments.monthly import month_ends, monthly_labels, monthly_scores
+from metrics.segments.monthly import labelled_scores, month_ends
 from metrics.segments.rules import check_scheme
 
 CHURN_TREND_COLUMNS = ["month", "segment", "customers", "mean_churn_risk", "at_risk_customers", "at_risk_share"]
@@ -45,9 +45,7 @@ def churn_risk_by_month(engine: Engine, filters: Filters, scheme: str = "loyalty
         pd.DataFrame({"segment": pd.Series(SCHEME_LABELS[scheme], dtype="str")}), how="cross")
     sums = pd.DataFrame(columns=["mi", "segment", "customers", "risk_sum", "at_risk_customers"])
     if fit.model is not None:
-        labels = monthly_labels(engine, filters, scheme)
-        t = labels.inner_join(monthly_scores(engine, filters).select("customer_id", "mi", *GROUP_COLUMNS),
-                              ["customer_id", "mi"])
+        t = labelled_scores(engine, filters, scheme)
         counts = engine.execute(t.group_by("mi", "segment", *GROUP_COLUMNS).aggregate(n=t.count()))
         if not counts.empty:
             days = float(unit_days(fit.time_unit))
