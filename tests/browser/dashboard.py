@@ -10,6 +10,21 @@ CALLBACK_PATH = "/_dash-update-component"
 QUIET_SECONDS = 0.5
 
 
+def wait_for_charts(page: Any, timeout_ms: float = 60_000) -> None:
+    """Every chart drawn: Plotly draws after the callbacks have answered (at once when the answers come from
+    the rendered responses), so settling the callbacks is not enough."""
+    page.wait_for_function("""() => { const graphs = [...document.querySelectorAll('.dash-graph')];
+        return graphs.length > 0 && graphs.every(g => g.querySelector('.js-plotly-plot .main-svg')); }""",
+                           timeout=timeout_ms)
+
+
+def wait_for_grids(page: Any, timeout_ms: float = 60_000) -> None:
+    """Every data grid initialised and filled (a grid comes after the charts on a loaded machine)."""
+    page.wait_for_function("""() => [...document.querySelectorAll('.data-table')].every(t =>
+        t.querySelector('.ag-root-wrapper') && !t.querySelector('[data-dash-is-loading="true"]'))""",
+                           timeout=timeout_ms)
+
+
 def track_callbacks(page: Any) -> None:
     """Count the Dash callback requests in flight (used by :func:`settle`)."""
     state = {"pending": 0, "last": time.monotonic(), "failed": []}

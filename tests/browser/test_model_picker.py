@@ -16,7 +16,15 @@ from metrics.measures.kpis import kpis
 from metrics.models.choice import model_choice
 from metrics.models.clv import clv_summary
 from metrics.models.purchase_models import PURCHASE_MODELS
-from tests.browser.dashboard import assert_no_errors, choose, current_search, kpi_values, open_page, set_prime
+from tests.browser.dashboard import (
+    assert_no_errors,
+    choose,
+    current_search,
+    kpi_values,
+    open_page,
+    set_prime,
+    wait_for_charts,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -34,6 +42,7 @@ def test_picking_a_model_changes_every_churn_and_clv_figure(page, app_url, gener
         f"{PURCHASE_MODELS[chosen].model_name}, chosen by the data", timeout=30_000)
     card = page.locator("#risk-model-card").inner_text()
     assert "holdout" in card and "whole history" in card
+    wait_for_charts(page)  # drawn after their callbacks answer: later than the card on a loaded machine
     for graph in ("risk-fit", "risk-ce", "risk-palive"):
         assert page.locator(f"#{graph} .js-plotly-plot .main-svg").count() > 0, graph
 

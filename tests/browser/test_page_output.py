@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 
 from tests.browser.conftest import watched_page
-from tests.browser.dashboard import assert_no_errors, choose, open_page, settle
+from tests.browser.dashboard import assert_no_errors, choose, open_page, settle, wait_for_charts, wait_for_grids
 from tests.browser.test_dashboard import PAGES, SCREENSHOT_RANGE
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -26,13 +26,6 @@ DATA_PAGES = {name: path for name, path in PAGES.items() if name not in ("custom
 #: the printable area of A4 landscape with 10 mm margins, in CSS pixels (96 per inch)
 PRINT_WIDTH, PRINT_HEIGHT = 1047, 718
 PHONE = {"width": 390, "height": 844}
-
-
-def wait_for_charts(page) -> None:
-    """Every chart drawn: Plotly draws after the callbacks have answered (at once when the answers come from
-    the rendered responses), so settling the callbacks is not enough."""
-    page.wait_for_function("""() => { const graphs = [...document.querySelectorAll('.dash-graph')];
-        return graphs.length > 0 && graphs.every(g => g.querySelector('.js-plotly-plot .main-svg')); }""")
 
 
 def assert_no_modebar_button_sends_a_chart_anywhere(page) -> None:
@@ -82,6 +75,7 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
     open_page(page, app_url + PAGES[name] + QUERY)
     if name in DATA_PAGES:
         wait_for_charts(page)
+        wait_for_grids(page)  # the print layout caps the grids it finds
         assert_no_modebar_button_sends_a_chart_anywhere(page)
     page.set_viewport_size({"width": PRINT_WIDTH, "height": PRINT_HEIGHT})
     page.emulate_media(media="print")
@@ -107,11 +101,12 @@ def test_every_page_prints_to_a4_landscape_with_no_chart_cut_or_split(name, page
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(screenshot_dir / "print-executive.png"),
                         clip={"x": 0, "y": 0, "width": PRINT_WIDTH, "height": PRINT_HEIGHT})
+    # a long table prints its first 25 rows, not its 1,000-row preview (printing restores the screen after)
+    captions = page.eval_on_selector_all(".table-caption", "els => els.map(e => e.textContent)")
+    assert not [c for c in captions if "Showing the first" in c], captions
     pdf = page.pdf(format="A4", landscape=True, print_background=True, prefer_css_page_size=True)
     pages = _pdf_pages(pdf)
     assert 1 <= pages <= 20, pages  # a long table prints its first 25 rows, not its 1,000-row preview
-    captions = page.eval_on_selector_all(".table-caption", "els => els.map(e => e.textContent)")
-    assert not [c for c in captions if "Showing the first" in c], captions
     (tmp_path / f"{name}.pdf").write_bytes(pdf)
     assert_no_errors(page)
 
