@@ -175,7 +175,8 @@ _MEASURES: tuple[Measure, ...] = (
     Measure("mean_churn_risk", "Avg churn risk", "share", "pct", "The average churn risk (1 − P(alive), the "
             "probability that a customer has silently stopped buying) of the customers, from the purchase model in "
             "use fitted on each in-scope customer's whole history up to the end of the range. Per month (the "
-            "Segmentation page's monthly churn chart) it is the average at each month end over the customers "
+            "Segmentation page's monthly churn chart) it is the average at each month end (each quarter end for a "
+            "range over 24 months) over the customers "
             "holding each label then, each scored on their history up to that month end with the parameters of "
             "the range's fit (one fit, not one per month).", higher_is_better=False, trend=False, source="model"),
     _count_sum("income_sum", "Annual income (sum)", "Σ annual income of the customers.",

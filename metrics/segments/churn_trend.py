@@ -3,8 +3,9 @@
 Its own module because it joins two layers (the monthly segment labels and the churn model) that do not
 import each other.
 
-**What is computed.** For every month end of the range and every customer holding a label of the scheme
-at that month end (:mod:`metrics.segments.monthly`), churn risk = 1 − P(alive) of their whole valid
+**What is computed.** For every labelled month end of the range (every month end, or for a range over 24
+months its quarter ends and last month: :mod:`metrics.segments.monthly`) and every customer holding a
+label of the scheme at that month end, churn risk = 1 − P(alive) of their whole valid
 history up to the month end — repeat purchase days x, last purchase t_x and age T as of that day — under
 the purchase model **fitted for the range** (its parameters, one fit; not a model refitted at every month
 end). The last month's value is the one of the range's own churn chart when the range starts on a month's
@@ -34,7 +35,8 @@ CHURN_TREND_COLUMNS = ["month", "segment", "customers", "mean_churn_risk", "at_r
 
 @memoized
 def churn_risk_by_month(engine: Engine, filters: Filters, scheme: str = "loyalty") -> pd.DataFrame:
-    """Per month end of the range and label of ``scheme`` (every label, zeros kept): ``customers`` holding
+    """Per labelled month end of the range (:func:`metrics.segments.monthly.month_ends`) and label of
+    ``scheme`` (every label, zeros kept): ``customers`` holding
     the label at that month end, ``mean_churn_risk`` (their average churn risk at the month end, 1 −
     P(alive) under the range's fitted purchase model, see the module docstring), ``at_risk_customers``
     (churn risk ≥ 0.7 at the month end) and ``at_risk_share``. ``month`` is the first day of the month.
