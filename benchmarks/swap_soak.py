@@ -108,8 +108,24 @@ def page_answers(port: int, model: SiteModel, pages: list[str], states: list[str
     return recording.answers
 
 
+def typed_array(value: Any) -> Any:
+    """Plotly's binary arrays (``{"dtype": "f8", "bdata": base64}``) as lists of numbers, so they compare
+    number by number; anything else as it is."""
+    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
+        import base64
+
+        import numpy as np
+
+        numbers = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        return numbers.reshape(value["shape"]).tolist() if "shape" in value else numbers.tolist()
+    return value
+
+
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:
     """Where two JSON values first differ, with both values (for the report)."""
+    a, b = typed_array(a), typed_array(b)
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        a, b = float(a), float(b)
     if type(a) is not type(b):
         return f"{path}: {str(a)[:80]} != {str(b)[:80]}"
     if isinstance(a, dict):
