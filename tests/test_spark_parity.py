@@ -111,6 +111,7 @@ def _cases() -> dict[str, Case]:
                 lambda e, f, s=scheme: engagement.engagement_by_segment(e, f, s))
         cases["prospects_summary"] = engagement.prospects_summary
         cases["cart_abandoners"] = lambda e, f: engagement.cart_abandoners(e, f, 50)
+        cases["recent_cart_abandoners"] = lambda e, f: engagement.recent_cart_abandoners(e, f, 50)
     if lifecycle := _optional("metrics.segments.lifecycle"):
         cases["lifecycle_by_month"] = lifecycle.lifecycle_by_month
     if repeat := _optional("metrics.measures.repeat"):
@@ -125,11 +126,13 @@ def _cases() -> dict[str, Case]:
         # fewer points than customers, so the engine-side hash sample is exercised
         cases["income_spending_points"] = lambda e, f: demographics.income_spending_points(e, f, 300, 1)
         cases["income_spending_medians"] = demographics.income_spending_medians
+        cases["quadrant_summary"] = demographics.quadrant_summary
     if churn := _optional("metrics.models.churn"):
         cases["customer_churn"] = lambda e, f: e.execute(churn.customer_churn(e, f).order_by("customer_id"))
         cases["churn_model_summary"] = churn.churn_model_summary
         cases["churn_bands"] = churn.churn_bands
         cases["at_risk_rate"] = churn.at_risk_rate
+        cases["mean_churn_risk"] = churn.mean_churn_risk
         cases["churn_by_segment[loyalty]"] = lambda e, f: churn.churn_by_segment(e, f, "loyalty")
         cases["customer_action_table"] = lambda e, f: churn.customer_action_table(e, f, 100)
         cases["fitted_vs_actual"] = churn.fitted_vs_actual
@@ -143,6 +146,15 @@ def _cases() -> dict[str, Case]:
         cases["clv_by_segment[rfm]"] = lambda e, f: clv.clv_by_segment(e, f, "rfm")
         cases["clv_model_summary"] = clv.clv_model_summary
         cases["segment_clv[loyalty]"] = lambda e, f: clv.segment_clv(e, f, "loyalty")
+    if monthly := _optional("metrics.segments.monthly"):  # month-end labels (their scores: monthly_scores)
+        for scheme in ("loyalty", "income_spending"):
+            cases[f"segment_sizes_by_month[{scheme}]"] = (
+                lambda e, f, s=scheme: monthly.segment_sizes_by_month(e, f, s))
+    if churn_trend := _optional("metrics.segments.churn_trend"):
+        cases["churn_risk_by_month[loyalty]"] = lambda e, f: churn_trend.churn_risk_by_month(e, f, "loyalty")
+    if clv_audiences := _optional("metrics.segments.clv_audiences"):
+        cases["segment_clv_audience[loyalty]"] = (
+            lambda e, f: clv_audiences.segment_clv_audience(e, f, "loyalty", "Top Tier", "Declining", 50))
     if retention := _optional("metrics.measures.retention"):
         cases["monthly_retention"] = retention.monthly_retention
         cases["monthly_retention[behaviour]"] = lambda e, f: retention.monthly_retention(e, f, "behaviour")
@@ -185,6 +197,7 @@ NOT_METRICS = {
     "metrics.models.inputs.history_triples", "metrics.models.inputs.fit_model",
     "metrics.models.scores.customer_scores", "metrics.models.quality.evaluate_holdout",
     "metrics.models.choice.model_choice",
+    "metrics.segments.monthly.monthly_scores",
 }
 
 
