@@ -82,7 +82,7 @@
   }
 
   /** A printed table longer than this shows its first rows and says so (an audience list would fill dozens
-   *  of pages; the export has every row). */
+   *  of pages; the export has every row). Also a page size offered by the grids (components/tables.py). */
   var PRINT_ROWS = 25;
 
   /** The caption of a grid's table ("1,234 rows", "Top 500 of 8,212; the export has all"). */

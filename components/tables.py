@@ -202,7 +202,7 @@ def data_table(table_id: str, columns: list[dict[str, Any]], *, height: int = 38
             defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 90,
                            "wrapHeaderText": True, "autoHeaderHeight": True},
             dashGridOptions={"pagination": True, "paginationPageSize": page_size,
-                             "paginationPageSizeSelector": [15, 50, 200], "enableCellTextSelection": True,
+                             "paginationPageSizeSelector": [15, 25, 50, 200], "enableCellTextSelection": True,
                              "tooltipShowDelay": 300, "animateRows": False,
                              "localeText": {"noRowsToShow": "No rows match these filters"}},
             columnSize="responsiveSizeToFit",

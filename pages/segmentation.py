@@ -112,7 +112,7 @@ def layout(**_query: str) -> html.Div:
                                 type="dot", delay_show=250), lg=3, className="mb-3"),
             dbc.Col(question_card("Income × spending quadrants", "How many customers are in each quadrant, and "
                                   "what do they earn, score and spend?",
-                                  data_table(QUADRANTS_TABLE, QUADRANT_COLUMNS, height=200), full_height=True),
+                                  data_table(QUADRANTS_TABLE, QUADRANT_COLUMNS, height=290), full_height=True),
                     lg=9, className="mb-3"),
         ]),
         dbc.Row([
