@@ -117,7 +117,10 @@ def typed_array(value: Any) -> Any:
         import numpy as np
 
         numbers = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        return numbers.reshape(value["shape"]).tolist() if "shape" in value else numbers.tolist()
+        shape = value.get("shape")  # "rows, columns" for a matrix (a heatmap's z)
+        if shape is not None:
+            numbers = numbers.reshape(tuple(int(n) for n in str(shape).split(",")))
+        return numbers.tolist()
     return value
 
 
