@@ -89,7 +89,10 @@ class Engine:
             try:
                 validate_tables(self.tables, self.execute, today=today)
             except (duckdb.IOException, duckdb.InvalidInputException) as exc:  # a damaged file past its footer
-                raise DataFileError("data", self.settings.data_dir, self.snapshot.describe(str(exc))[:300]) from exc
+                text = self.snapshot.describe(str(exc))
+                # the file named in the message tells the table (a table is a folder or a file of its name)
+                table = next((n for n in TABLES if f"/{n}/" in text or f"/{n}.parquet" in text), "data")
+                raise DataFileError(table, self.settings.data_dir, text[:300]) from exc
 
     def describe_error(self, exc: BaseException) -> str:
         """One line for a data error, naming the files rather than the engine's descriptors."""
