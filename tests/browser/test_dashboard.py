@@ -34,6 +34,7 @@ from tests.browser.dashboard import (
     set_dates,
     set_prime,
     settle,
+    wait_for_grids,
 )
 from tests.generated import first_empty_day
 
@@ -241,8 +242,9 @@ def test_navbar_links_keep_the_filters(page, app_url, generated_engine: Engine):
 
 def test_clicking_a_customer_id_opens_the_profile(page, app_url, generated_engine: Engine):
     open_page(page, app_url + "/engagement")
+    wait_for_grids(page)  # on a loaded machine the grids come seconds after the callbacks settle
     cell = page.locator(".ag-cell.customer-link").first
-    expect(cell).to_have_text(re.compile(r"^\s*\d+\s*$"))  # AG Grid fills cells after creating them
+    expect(cell).to_have_text(re.compile(r"^\s*\d+\s*$"), timeout=30_000)  # AG Grid fills cells late
     customer_id = (cell.text_content() or "").strip()  # innerText is empty while the grid is off screen
     cell.click()
     settle(page)
