@@ -21,8 +21,11 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
+import sqlglot as sg
+import sqlglot.expressions as sge
 
 from metrics.cache import Entry, ResultCache
 from metrics.contract import ContractError, validate_tables
@@ -36,6 +39,7 @@ from metrics.generation import (
 )
 from metrics.schema import TABLES
 from metrics.settings import Settings, load_settings
+from metrics.shapes import QueryShapes
 from metrics.shared_cache import SharedStore, default_cache_dir, store_name
 
 
@@ -70,6 +74,9 @@ class Engine:
         self.backend_name = self.settings.backend
         self._lock = threading.RLock()
         self.con = connect_backend(self.settings)
+        #: compiled SQL per query shape (DuckDB only: Spark compiles each query)
+        self.shapes = QueryShapes(self.con) if self.backend_name == "duckdb" and self.settings.query_shapes \
+            else None
         self.tables: dict[str, ir.Table] = {}
         # one generation of the data, read through open files: a swap of the folder never mixes in
         self.snapshot = Snapshot.open(self.settings.data_dir, TABLES, hold=self.backend_name == "duckdb")
@@ -124,12 +131,18 @@ class Engine:
         """Run an expression: a table gives a pandas DataFrame, a scalar a Python value."""
         with self._lock:
             self._free_unused()
-            return self.con.execute(expr)
+            found = self.shapes.sql(expr) if self.shapes is not None else None
+            if found is None:
+                return self.con.execute(expr)
+            return pandas_result(expr, self.con.con.sql(found[0], params=found[1]).to_arrow_table())
 
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         with self._lock:
             self._free_unused()
-            return self.con.to_pyarrow(expr)
+            found = self.shapes.sql(expr) if self.shapes is not None else None
+            if found is None:
+                return self.con.to_pyarrow(expr)
+            return arrow_result(expr, self.con.con.sql(found[0], params=found[1]).to_arrow_table())
 
     def memtable(self, data: Any) -> ir.Table:
         """``ibis.memtable(data)`` whose registration in DuckDB is dropped once no expression uses it
@@ -171,7 +184,7 @@ class Engine:
             name = f"ci_result_{uuid.uuid4().hex}"
             with self._lock:
                 self._free_unused()
-                table = self.con.create_table(name, expr, temp=True)
+                table = self._create_temp_table(name, expr)
                 rows, columns = self.con.con.execute(
                     "SELECT estimated_size, column_count FROM duckdb_tables() WHERE table_name = ?",
                     [name]).fetchall()[0]
@@ -180,6 +193,25 @@ class Engine:
         with self._lock:
             cached = expr.cache()
         return Entry(cached, release=getattr(cached, "release", None))
+
+    def _create_temp_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """``CREATE TEMP TABLE name`` from ``expr`` (caller holds the lock), its SQL from the shapes."""
+        found = self.shapes.sql(expr) if self.shapes is not None else None
+        if found is None:
+            return self.con.create_table(name, expr, temp=True)
+        schema = expr.schema()
+        if schema.null_fields:  # Ibis's own create_table says what is wrong
+            return self.con.create_table(name, expr, temp=True)
+        target = sg.table(name, catalog="temp", db="main", quoted=True)
+        dialect = self.con.dialect
+        columns_defs = sge.Schema(this=target, expressions=schema.to_sqlglot_column_defs(dialect))
+        create = sge.Create(kind="TABLE", this=columns_defs,
+                            properties=sge.Properties(expressions=[sge.TemporaryProperty()]))
+        columns = ", ".join(sge.to_identifier(c, quoted=True).sql(dialect) for c in schema.names)
+        self.con.con.execute(create.sql(dialect))
+        self.con.con.execute(f"INSERT INTO {target.sql(dialect)} ({columns}) {found[0]}", found[1])
+        return ops.DatabaseTable(name, schema=schema, source=self.con,
+                                 namespace=ops.Namespace(catalog="temp", database="main")).to_expr()
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """The engine's own facts (date bounds, countries), cached like metric results."""
@@ -208,6 +240,25 @@ class Engine:
             return [str(x) for x in frame["country"]]
 
         return list(self.memo(("countries",), compute))
+
+
+def pandas_result(expr: ir.Expr, table: Any) -> Any:
+    """An Arrow result as Ibis's DuckDB backend returns it from ``execute`` (same conversions)."""
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    frame = pd.DataFrame({
+        name: col.to_pylist() if pat.is_nested(col.type) or pat.is_dictionary(col.type) or col.null_count
+        else col.to_pandas()
+        for name, col in zip(table.column_names, table.columns, strict=True)})
+    return expr.__pandas_result__(DuckDBPandasData.convert_table(frame, expr.as_table().schema()))
+
+
+def arrow_result(expr: ir.Expr, table: Any) -> Any:
+    """An Arrow result as Ibis's DuckDB backend returns it from ``to_pyarrow``."""
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    return expr.__pyarrow_result__(table, data_mapper=DuckDBPyArrowData)
 
 
 def _date_from_key(key: int) -> date:

@@ -37,6 +37,9 @@ class Settings:
     cache_mb: int = 1024
     #: Bound of the in-memory result cache of one server process (materialised tables included), in MB.
     memory_mb: int = 2048
+    #: Compile each query shape once and bind its values (DuckDB; see :mod:`metrics.shapes`). Off compiles
+    #: every query afresh (for comparisons and benchmarks).
+    query_shapes: bool = True
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -66,5 +69,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
                 values[field] = cast(raw)
             except ValueError as exc:
                 raise ValueError(f"CUSTINTEL_{field.upper()}={raw!r} is not a valid {cast.__name__}") from exc
+    shapes = env.get("CUSTINTEL_QUERY_SHAPES", "").strip().lower()
+    if shapes:
+        if shapes not in ("on", "off"):
+            raise ValueError(f"CUSTINTEL_QUERY_SHAPES={shapes!r} must be on or off")
+        values["query_shapes"] = shapes == "on"
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ the result cache. Only the callbacks whose outputs are on the page are fired, as
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -226,3 +227,66 @@ def open_page(client: Requester, model: SiteModel, page: str, query: str) -> str
         model.shell, "_pages_location.pathname"))
     page_callbacks(client, model, page, query)
     return query
+
+
+# ----- comparing answers ------------------------------------------------------------------------------------
+
+#: Relative tolerance of float comparisons: the last bits of a float sum depend on the engine's thread order.
+FLOAT_TOLERANCE = 1e-9
+
+
+class Recording:
+    """A :class:`~service.replay.Requester` that keeps every callback answer, in the order sent."""
+
+    def __init__(self, client: Requester) -> None:
+        self.client = client
+        self.answers: list[tuple[str, Any]] = []
+
+    def request(self, kind: str, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        status, payload = self.client.request(kind, method, path, body)
+        if path.startswith("/_dash-update-component"):
+            self.answers.append((kind, json.loads(payload) if status == 200 else status))
+        return status, payload
+
+
+def typed_array(value: Any) -> Any:
+    """Plotly's binary arrays (``{"dtype": "f8", "bdata": base64}``) as lists of numbers, so they compare
+    number by number; anything else as it is."""
+    if isinstance(value, dict) and set(value) >= {"dtype", "bdata"}:
+        import base64
+
+        import numpy as np
+
+        numbers = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")  # "rows, columns" for a matrix (a heatmap's z)
+        if shape is not None:
+            numbers = numbers.reshape(tuple(int(n) for n in str(shape).split(",")))
+        return numbers.tolist()
+    return value
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str | None:
+    """Where two JSON values first differ, with both values (for the report)."""
+    a, b = typed_array(a), typed_array(b)
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        a, b = float(a), float(b)
+    if type(a) is not type(b):
+        return f"{path}: {str(a)[:80]} != {str(b)[:80]}"
+    if isinstance(a, dict):
+        for key in sorted(set(a) | set(b)):
+            found = first_difference(a.get(key), b.get(key), f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return f"{path}: {len(a)} items != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            found = first_difference(x, y, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(a, float) and (math.isclose(a, b, rel_tol=FLOAT_TOLERANCE, abs_tol=1e-12)
+                                 or (math.isnan(a) and math.isnan(b))):  # an empty heatmap cell is NaN in both
+        return None  # the last bits of a float sum depend on the engine's thread order
+    return None if a == b else f"{path}: {str(a)[:80]} != {str(b)[:80]}"
