@@ -101,12 +101,19 @@ def with_derived(mart: ir.Table, filters: Filters) -> ir.Table:
 
 
 @memoized(scope_only=True)
+def measured_mart(engine: Engine, filters: Filters) -> ir.Table:
+    """The materialised columns of :func:`customer_mart_expr` for the filters' scope, without scores
+    (memoised per scope): what counts and sums read (the KPI cards of a range and of the range before it),
+    and what the scores are ranked on."""
+    return customer_mart_expr(engine, filters)
+
+
+@memoized(scope_only=True)
 def stored_mart(engine: Engine, filters: Filters) -> ir.Table:
-    """The materialised mart of the filters' scope: the columns of :func:`customer_mart_expr` plus
-    ``r_score``, ``f_score`` and ``m_score`` ranked on the scope (memoised per scope: the focus plays no
-    part). The scores are ranked on a four-column projection of a first materialisation, which is
-    dropped once this table exists."""
-    base = engine.materialize(customer_mart_expr(engine, filters))
+    """The materialised mart of the filters' scope: :func:`measured_mart` plus ``r_score``, ``f_score`` and
+    ``m_score`` ranked on the scope (memoised per scope: the focus plays no part). The scores are ranked
+    on a four-column projection of the measured mart."""
+    base = measured_mart(engine, filters)
     return base.inner_join(rfm_scores(with_derived(base, filters)), "customer_id")
 
 
@@ -114,6 +121,13 @@ def scope_mart(engine: Engine, filters: Filters) -> ir.Table:
     """The scope's mart with its derived columns and ``fm_score``, ``rfm_cell``: :func:`stored_mart` +
     :func:`with_derived`, computed per query from the stored row."""
     return with_rfm_cells(with_derived(stored_mart(engine, filters), filters))
+
+
+def unscored_mart(engine: Engine, filters: Filters) -> ir.Table:
+    """The scope's mart with its derived columns but no RFM scores (:func:`measured_mart` +
+    :func:`with_derived`): for views that count and sum customers without segmenting them, so the range
+    before the selected one is never scored just for its KPI deltas."""
+    return with_derived(measured_mart(engine, filters), filters)
 
 
 def with_attributes(engine: Engine, table: ir.Table, *columns: str) -> ir.Table:

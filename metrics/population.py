@@ -31,7 +31,14 @@ from metrics.engine import Engine
 from metrics.filters import Filters
 from metrics.frames import scalar
 from metrics.grains import month_index, month_index_expr
-from metrics.mart import ATTRIBUTE_COLUMNS, MONEY_DECIMALS, first_order_revenue, scope_mart, with_attributes
+from metrics.mart import (
+    ATTRIBUTE_COLUMNS,
+    MONEY_DECIMALS,
+    first_order_revenue,
+    scope_mart,
+    unscored_mart,
+    with_attributes,
+)
 from metrics.segments.labels import SCHEME_LABELS
 from metrics.segments.rules import SCHEMES, check_scheme, segment_column, with_labels
 from metrics.selection import history_scope, scope_customers, scope_engagement, scope_orders
@@ -84,9 +91,10 @@ def customer_mart(engine: Engine, filters: Filters, schemes: tuple[str, ...] | N
 
 
 def unlabelled_mart(engine: Engine, filters: Filters) -> ir.Table:
-    """The customers in view without the segment columns: the scope's mart itself when there is no focus
-    (no scoring needed, e.g. for the previous period of a KPI card), else :func:`customer_mart`."""
-    return scope_mart(engine, filters) if filters.focus is None else customer_mart(engine, filters, ())
+    """The customers in view without segment columns or RFM scores when there is no focus: the scope's
+    :func:`metrics.mart.unscored_mart` (no scoring needed, e.g. for the previous period of a KPI card);
+    with a focus the focus's customers of :func:`customer_mart` (scored, to hold the label)."""
+    return unscored_mart(engine, filters) if filters.focus is None else customer_mart(engine, filters, ())
 
 
 def customer_mart_frame(engine: Engine, filters: Filters, limit: int | None = None) -> pd.DataFrame:
