@@ -109,9 +109,11 @@ def layout(**_query: str) -> html.Div:
                                 "buy?", "engagement-weekday-hour", min_width=560), lg=6, className="mb-3"),
         ]),
         dbc.Row([
-            dbc.Col(chart_frame("Email open rate", "Which segments open our emails? (opened / sent, by month)",
+            dbc.Col(chart_frame("Email open rate", "Which segments open our emails? (opened / sent, by month; "
+                                "each customer in the segment they hold over the selected range)",
                                 "engagement-open-rate"), lg=6, className="mb-3"),
-            dbc.Col(chart_frame("Web visits per customer", "How often does each segment visit the web site?",
+            dbc.Col(chart_frame("Web visits per customer", "How often does each segment visit the web site? (each "
+                                "customer in the segment they hold over the selected range)",
                                 "engagement-visits"), lg=6, className="mb-3"),
         ]),
         dbc.Row(dbc.Col(chart_frame(
