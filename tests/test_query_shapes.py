@@ -22,7 +22,8 @@ NARROW = Filters(date(2023, 1, 1), date(2023, 12, 31), "Prime", ("Germany", "Uni
 
 
 def test_states_with_other_values_have_one_shape_and_bind_their_values(generated_engine: Engine):
-    a, b = shape_of(customer_mart_expr(generated_engine, A).op()), shape_of(customer_mart_expr(generated_engine, B).op())
+    a = shape_of(customer_mart_expr(generated_engine, A).op())
+    b = shape_of(customer_mart_expr(generated_engine, B).op())
     assert a.key == b.key
     bound = {lit.value for i, lit in enumerate(b.literals) if i not in b.constant}
     assert {20230315, 20240210} <= bound
