@@ -47,7 +47,7 @@ def _optional(module: str) -> Any:
 def _cases() -> dict[str, Case]:
     from metrics import population
     from metrics.grains import GRAINS
-    from metrics.mart import stored_mart
+    from metrics.mart import measured_mart, stored_mart
     from metrics.measures import kpis
     from metrics.measures import registry as measures
     from metrics.population import customer_mart_frame
@@ -64,6 +64,7 @@ def _cases() -> dict[str, Case]:
         "labelled_mart": lambda e, f: e.execute(population.customer_mart(e, f).order_by("customer_id")),
         # the stored mart: measures and RFM scores, one row per customer of the scope
         "stored_mart": lambda e, f: e.execute(stored_mart(e, f).order_by("customer_id")),
+        "measured_mart": lambda e, f: e.execute(measured_mart(e, f).order_by("customer_id")),
     }
     # the labelled mart holds every scheme's label per customer; customer_segments selects one of them
     cases["customer_segments[rfm]"] = (
